@@ -1,0 +1,485 @@
+"""The seed's optimizers (SPEC section 2) as ``keras.optimizers.Optimizer`` subclasses.
+
+Each class writes its textbook update rule in ``update_step`` with ``keras.ops``, so it runs
+under every Keras 3 backend, inside ``jit_compile=True`` and with mixed precision. Casts are
+explicit: ``self.iterations`` is int64 under TensorFlow and int32 elsewhere.
+
+Every optimizer can also record diagnostics (``track_diagnostics=True``): per variable, the
+sum over steps of the squared gradient norm and of the squared update norm. ``diagnostics()``
+turns them into the epoch's gradient norm, update norm, update-to-weight ratio per variable and,
+for adaptive methods, the mean effective step size (learning rate over the adaptive
+denominator).
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+import keras
+import numpy as np
+from keras import ops
+
+from dlkit.registry import Registry
+
+REGISTRY = Registry("optimizer")
+
+
+def get(name: str, **kwargs) -> keras.optimizers.Optimizer:
+    """Build the optimizer registered as ``name`` (``ValueError`` lists the names if unknown)."""
+    return REGISTRY.get(name, **kwargs)
+
+
+def names() -> list[str]:
+    return REGISTRY.names()
+
+
+def _check_range(name, value, low, high, high_open=True):
+    """Raise ``ValueError`` unless ``low <= value < high`` (``<= high`` when not open)."""
+    ok = isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and low <= value and (value < high if high_open else value <= high)
+    if not ok:
+        bracket = ")" if high_open else "]"
+        raise ValueError(f"{name} must be a number in [{low}, {high}{bracket}, got {value!r}")
+    return float(value)
+
+
+def _check_positive(name, value, allow_zero=False):
+    ok = isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        what = "a non-negative" if allow_zero else "a positive"
+        raise ValueError(f"{name} must be {what} finite number, got {value!r}")
+    return float(value)
+
+
+def _check_learning_rate(learning_rate):
+    if isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule) or callable(
+        learning_rate
+    ):
+        return learning_rate
+    return _check_positive("learning_rate", learning_rate)
+
+
+class SeedOptimizer(keras.optimizers.Optimizer):
+    """Base class: argument checks, ``_apply`` (``θ ← θ − increment``) and diagnostics."""
+
+    def __init__(self, learning_rate, name, track_diagnostics=False, **kwargs):
+        super().__init__(learning_rate=_check_learning_rate(learning_rate), name=name, **kwargs)
+        self.track_diagnostics = bool(track_diagnostics)
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        self._diag_grad_sq, self._diag_update_sq = [], []
+        if self.track_diagnostics:
+            for i, _ in enumerate(var_list):
+                self._diag_grad_sq.append(self.add_variable((), name=f"diag_grad_sq_{i}"))
+                self._diag_update_sq.append(self.add_variable((), name=f"diag_update_sq_{i}"))
+            self._diag_steps_start = self.add_variable((), name="diag_steps_start", dtype="int64")
+
+    def _slot(self, slots, variable):
+        return slots[self._get_variable_index(variable)]
+
+    def _apply(self, variable, increment, gradient):
+        """``θ ← θ − increment``; with diagnostics, also accumulate ‖g‖² and ‖increment‖²."""
+        self.assign_sub(variable, increment)
+        if self.track_diagnostics:
+            i = self._get_variable_index(variable)
+            g = ops.cast(gradient, "float32")
+            u = ops.cast(increment, "float32")
+            self.assign_add(self._diag_grad_sq[i], ops.sum(ops.square(g)))
+            self.assign_add(self._diag_update_sq[i], ops.sum(ops.square(u)))
+
+    def effective_step_size(self, variable):
+        """Mean of ``learning rate / adaptive denominator`` over the variable; ``None`` if the
+        method is not adaptive."""
+        return None
+
+    def diagnostics(self, variables, reset=True):
+        """Summaries of the steps since the last reset, as a dict of floats.
+
+        ``grad_norm``: root mean square over steps of the global gradient norm;
+        ``update_norm``: the same for the global update; per variable ``update_ratio/<path>``
+        (RMS update norm over the weight norm) and, for adaptive methods,
+        ``effective_lr/<path>`` and their mean ``effective_lr``.
+        """
+        if not self.track_diagnostics or not self.built:
+            raise ValueError("diagnostics need track_diagnostics=True and a built optimizer")
+        steps = int(ops.convert_to_numpy(self.iterations)) - int(
+            ops.convert_to_numpy(self._diag_steps_start)
+        )
+        steps = max(steps, 1)
+        out, grad_total, update_total, effective = {}, 0.0, 0.0, []
+        for variable in variables:
+            i = self._get_variable_index(variable)
+            g_sq = float(ops.convert_to_numpy(self._diag_grad_sq[i])) / steps
+            u_sq = float(ops.convert_to_numpy(self._diag_update_sq[i])) / steps
+            grad_total += g_sq
+            update_total += u_sq
+            weight_norm = float(np.linalg.norm(ops.convert_to_numpy(variable)))
+            out[f"update_ratio/{variable.path}"] = math.sqrt(u_sq) / max(weight_norm, 1e-12)
+            step = self.effective_step_size(variable)
+            if step is not None:
+                value = float(ops.convert_to_numpy(step))
+                out[f"effective_lr/{variable.path}"] = value
+                effective.append(value)
+        out["grad_norm"] = math.sqrt(grad_total)
+        out["update_norm"] = math.sqrt(update_total)
+        if effective:
+            out["effective_lr"] = float(np.mean(effective))
+        if reset:
+            for var in self._diag_grad_sq + self._diag_update_sq:
+                var.assign(ops.zeros((), dtype=var.dtype))
+            self._diag_steps_start.assign(ops.cast(self.iterations, "int64"))
+        return out
+
+    def get_config(self):
+        return {**super().get_config(), "track_diagnostics": self.track_diagnostics}
+
+
+@keras.saving.register_keras_serializable(package="dlkit")
+class SGD(SeedOptimizer):
+    """Plain gradient descent: ``θ ← θ − η g_t``.
+
+    Batch size decides the regime: 1 is SGD, the whole training set is BGD, anything between
+    is mini-batch gradient descent.
+    """
+
+    def __init__(self, learning_rate=0.01, name="sgd", **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+
+    def update_step(self, gradient, variable, learning_rate):
+        lr = ops.cast(learning_rate, variable.dtype)
+        gradient = ops.cast(gradient, variable.dtype)
+        self._apply(variable, lr * gradient, gradient)
+
+
+@keras.saving.register_keras_serializable(package="dlkit")
+class Momentum(SeedOptimizer):
+    """Momentum: ``v_t = λ v_{t−1} + η g_t ;  θ ← θ − v_t`` (λ = ``momentum``).
+
+    ``momentum=0`` is plain SGD. With ``nesterov=True`` the step is taken at the look-ahead
+    point, in the form Keras uses: ``θ ← θ − (λ v_t + η g_t)``.
+    """
+
+    def __init__(self, learning_rate=0.01, momentum=0.9, nesterov=False, name="momentum",
+                 **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        self.momentum = _check_range("momentum", momentum, 0.0, 1.0)
+        if not isinstance(nesterov, bool):
+            raise ValueError(f"nesterov must be True or False, got {nesterov!r}")
+        self.nesterov = nesterov
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        self._velocities = self.add_optimizer_variables(var_list, "velocity")
+
+    def update_step(self, gradient, variable, learning_rate):
+        lr = ops.cast(learning_rate, variable.dtype)
+        gradient = ops.cast(gradient, variable.dtype)
+        lam = ops.cast(self.momentum, variable.dtype)
+        v = self._slot(self._velocities, variable)
+        self.assign(v, lam * v + lr * gradient)
+        increment = lam * v + lr * gradient if self.nesterov else v
+        self._apply(variable, increment, gradient)
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+@keras.saving.register_keras_serializable(package="dlkit")
+class Nesterov(Momentum):
+    """Nesterov accelerated gradient: ``Momentum`` with ``nesterov=True``.
+
+    ``v_t = λ v_{t−1} + η g_t ;  θ ← θ − (λ v_t + η g_t)``.
+    """
+
+    def __init__(self, learning_rate=0.01, momentum=0.9, name="nesterov", **kwargs):
+        kwargs.pop("nesterov", None)
+        super().__init__(learning_rate, momentum=momentum, nesterov=True, name=name, **kwargs)
+
+
+@keras.saving.register_keras_serializable(package="dlkit")
+class Adagrad(SeedOptimizer):
+    """Adagrad: ``G_t = G_{t−1} + g_t² ;  θ ← θ − η g_t / sqrt(G_t + ε)``.
+
+    ``G_0 = initial_accumulator_value`` (0.1, as Keras).
+    """
+
+    def __init__(self, learning_rate=0.01, initial_accumulator_value=0.1, epsilon=1e-7,
+                 name="adagrad", **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        self.initial_accumulator_value = _check_positive(
+            "initial_accumulator_value", initial_accumulator_value, allow_zero=True)
+        self.epsilon = _check_positive("epsilon", epsilon, allow_zero=True)
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        init = keras.initializers.Constant(self.initial_accumulator_value)
+        self._accumulators = self.add_optimizer_variables(var_list, "accumulator", init)
+
+    def _denominator(self, variable):
+        return ops.sqrt(self._slot(self._accumulators, variable) + self.epsilon)
+
+    def update_step(self, gradient, variable, learning_rate):
+        lr = ops.cast(learning_rate, variable.dtype)
+        gradient = ops.cast(gradient, variable.dtype)
+        G = self._slot(self._accumulators, variable)
+        self.assign_add(G, ops.square(gradient))
+        self._apply(variable, lr * gradient / self._denominator(variable), gradient)
+
+    def effective_step_size(self, variable):
+        return ops.mean(ops.cast(self.learning_rate, "float32") / self._denominator(variable))
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon,
+                "initial_accumulator_value": self.initial_accumulator_value}
+
+
+@keras.saving.register_keras_serializable(package="dlkit")
+class Adadelta(SeedOptimizer):
+    """Adadelta (Zeiler 2012)::
+
+        E[g²]_t  = ρ E[g²]_{t−1} + (1 − ρ) g_t²
+        Δθ_t     = − sqrt(E[Δθ²]_{t−1} + ε) / sqrt(E[g²]_t + ε) · g_t
+        E[Δθ²]_t = ρ E[Δθ²]_{t−1} + (1 − ρ) Δθ_t²
+        θ        ← θ + η Δθ_t
+
+    ``learning_rate=1.0`` is the paper's form (Keras defaults to 0.001).
+    """
+
+    def __init__(self, learning_rate=1.0, rho=0.95, epsilon=1e-6, name="adadelta", **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        self.rho = _check_range("rho", rho, 0.0, 1.0, high_open=False)
+        self.epsilon = _check_positive("epsilon", epsilon, allow_zero=True)
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        self._grad_averages, self._delta_averages = self.add_optimizer_variables(
+            var_list, ["accumulated_grad", "accumulated_delta_var"])
+
+    def _denominator(self, variable):
+        eg2 = self._slot(self._grad_averages, variable)
+        edx2 = self._slot(self._delta_averages, variable)
+        return ops.sqrt(eg2 + self.epsilon) / ops.sqrt(edx2 + self.epsilon)
+
+    def update_step(self, gradient, variable, learning_rate):
+        lr = ops.cast(learning_rate, variable.dtype)
+        gradient = ops.cast(gradient, variable.dtype)
+        rho = ops.cast(self.rho, variable.dtype)
+        eg2 = self._slot(self._grad_averages, variable)
+        edx2 = self._slot(self._delta_averages, variable)
+        self.assign(eg2, rho * eg2 + (1.0 - rho) * ops.square(gradient))
+        delta = -ops.sqrt(edx2 + self.epsilon) / ops.sqrt(eg2 + self.epsilon) * gradient
+        self.assign(edx2, rho * edx2 + (1.0 - rho) * ops.square(delta))
+        self._apply(variable, -lr * delta, gradient)
+
+    def effective_step_size(self, variable):
+        return ops.mean(ops.cast(self.learning_rate, "float32") / self._denominator(variable))
+
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
+
+
+@keras.saving.register_keras_serializable(package="dlkit")
+class RMSprop(SeedOptimizer):
+    """RMSprop (Hinton), the seed's ``S_dw``:
+    ``S_t = β S_{t−1} + (1 − β) g_t² ;  θ ← θ − η g_t / sqrt(S_t + ε)``, β = ``rho``.
+    """
+
+    def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-8, name="rmsprop", **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        self.rho = _check_range("rho", rho, 0.0, 1.0, high_open=False)
+        self.epsilon = _check_positive("epsilon", epsilon, allow_zero=True)
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        self._velocities = self.add_optimizer_variables(var_list, "velocity")
+
+    def _denominator(self, variable):
+        return ops.sqrt(self._slot(self._velocities, variable) + self.epsilon)
+
+    def update_step(self, gradient, variable, learning_rate):
+        lr = ops.cast(learning_rate, variable.dtype)
+        gradient = ops.cast(gradient, variable.dtype)
+        rho = ops.cast(self.rho, variable.dtype)
+        s = self._slot(self._velocities, variable)
+        self.assign(s, rho * s + (1.0 - rho) * ops.square(gradient))
+        self._apply(variable, lr * gradient / self._denominator(variable), gradient)
+
+    def effective_step_size(self, variable):
+        return ops.mean(ops.cast(self.learning_rate, "float32") / self._denominator(variable))
+
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
+
+
+class _MomentEstimates(SeedOptimizer):
+    """Shared arguments of Adam, Adamax and Nadam: ``beta_1``, ``beta_2``, ``epsilon``."""
+
+    def __init__(self, learning_rate, beta_1, beta_2, epsilon, name, **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        self.beta_1 = _check_range("beta_1", beta_1, 0.0, 1.0)
+        self.beta_2 = _check_range("beta_2", beta_2, 0.0, 1.0)
+        self.epsilon = _check_positive("epsilon", epsilon, allow_zero=True)
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        self._m, self._v = self.add_optimizer_variables(var_list, ["momentum", "velocity"])
+
+    def _step(self, dtype):
+        return ops.cast(self.iterations + 1, dtype)
+
+    def effective_step_size(self, variable):
+        # Read after a step: iterations already counts it, so t = iterations.
+        t = ops.maximum(ops.cast(self.iterations, "float32"), 1.0)
+        v = ops.cast(self._slot(self._v, variable), "float32")
+        v_hat = v / (1.0 - ops.power(self.beta_2, t))
+        return ops.mean(ops.cast(self.learning_rate, "float32") / (ops.sqrt(v_hat) + self.epsilon))
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon}
+
+
+@keras.saving.register_keras_serializable(package="dlkit")
+class Adam(_MomentEstimates):
+    """Adam (Kingma & Ba 2015, Algorithm 1), the textbook form::
+
+        m_t = β1 m_{t−1} + (1 − β1) g_t          v_t = β2 v_{t−1} + (1 − β2) g_t²
+        m̂_t = m_t / (1 − β1^t)                  v̂_t = v_t / (1 − β2^t)
+        θ  ← θ − η m̂_t / (sqrt(v̂_t) + ε)
+
+    Keras's ``Adam`` folds the bias corrections into the step size and adds its ε to
+    ``sqrt(v_t)`` instead ("ε-hat"); the two agree up to differences of the size of ε.
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 name="adam", **kwargs):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, name, **kwargs)
+
+    def update_step(self, gradient, variable, learning_rate):
+        lr = ops.cast(learning_rate, variable.dtype)
+        gradient = ops.cast(gradient, variable.dtype)
+        b1 = ops.cast(self.beta_1, variable.dtype)
+        b2 = ops.cast(self.beta_2, variable.dtype)
+        t = self._step(variable.dtype)
+        m, v = self._slot(self._m, variable), self._slot(self._v, variable)
+        self.assign(m, b1 * m + (1.0 - b1) * gradient)
+        self.assign(v, b2 * v + (1.0 - b2) * ops.square(gradient))
+        m_hat = m / (1.0 - ops.power(b1, t))
+        v_hat = v / (1.0 - ops.power(b2, t))
+        self._apply(variable, lr * m_hat / (ops.sqrt(v_hat) + self.epsilon), gradient)
+
+
+@keras.saving.register_keras_serializable(package="dlkit")
+class Adamax(_MomentEstimates):
+    """Adamax (Kingma & Ba 2015, section 7.1), Adam with the infinity norm::
+
+        m_t = β1 m_{t−1} + (1 − β1) g_t      u_t = max(β2 u_{t−1}, |g_t|)
+        θ  ← θ − η / (1 − β1^t) · m_t / (u_t + ε)
+
+    The paper has no ε; like Keras, it is added to ``u_t`` to keep zero gradients finite.
+    """
+
+    def __init__(self, learning_rate=0.002, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 name="adamax", **kwargs):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, name, **kwargs)
+
+    def update_step(self, gradient, variable, learning_rate):
+        lr = ops.cast(learning_rate, variable.dtype)
+        gradient = ops.cast(gradient, variable.dtype)
+        b1 = ops.cast(self.beta_1, variable.dtype)
+        b2 = ops.cast(self.beta_2, variable.dtype)
+        t = self._step(variable.dtype)
+        m, u = self._slot(self._m, variable), self._slot(self._v, variable)
+        self.assign(m, b1 * m + (1.0 - b1) * gradient)
+        self.assign(u, ops.maximum(b2 * u, ops.abs(gradient)))
+        increment = lr / (1.0 - ops.power(b1, t)) * m / (u + self.epsilon)
+        self._apply(variable, increment, gradient)
+
+    def effective_step_size(self, variable):
+        t = ops.maximum(ops.cast(self.iterations, "float32"), 1.0)
+        u = ops.cast(self._slot(self._v, variable), "float32")
+        lr = ops.cast(self.learning_rate, "float32")
+        return ops.mean(lr / (1.0 - ops.power(self.beta_1, t)) / (u + self.epsilon))
+
+
+@keras.saving.register_keras_serializable(package="dlkit")
+class Nadam(_MomentEstimates):
+    """Nadam (Dozat 2016): Adam with a Nesterov look-ahead on the first moment::
+
+        μ_t  = β1 (1 − 0.5 · 0.96^(ψ t))                  (momentum schedule)
+        m_t  = β1 m_{t−1} + (1 − β1) g_t                  v_t = β2 v_{t−1} + (1 − β2) g_t²
+        m̂_t  = μ_{t+1} m_t / (1 − Π_{i≤t+1} μ_i) + (1 − μ_t) g_t / (1 − Π_{i≤t} μ_i)
+        v̂_t  = v_t / (1 − β2^t)
+        θ   ← θ − η m̂_t / (sqrt(v̂_t) + ε)
+
+    ``schedule_decay`` is ψ: 1.0 (the default) is what Keras 3's ``Nadam`` computes, 0.004 is
+    the value in Dozat's paper. The running product ``Π μ_i`` is kept per variable.
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 schedule_decay=1.0, name="nadam", **kwargs):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, name, **kwargs)
+        self.schedule_decay = _check_positive("schedule_decay", schedule_decay)
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        self._mu_products = [
+            self.add_variable((), initializer="ones", dtype=var.dtype, name="mu_product")
+            for var in var_list
+        ]
+
+    def _mu(self, step, dtype):
+        decay = ops.cast(0.96, dtype)
+        return ops.cast(self.beta_1, dtype) * (1.0 - 0.5 * ops.power(decay, step * self.schedule_decay))
+
+    def update_step(self, gradient, variable, learning_rate):
+        dtype = variable.dtype
+        lr = ops.cast(learning_rate, dtype)
+        gradient = ops.cast(gradient, dtype)
+        b1 = ops.cast(self.beta_1, dtype)
+        b2 = ops.cast(self.beta_2, dtype)
+        t = self._step(dtype)
+        mu_t, mu_next = self._mu(t, dtype), self._mu(t + 1.0, dtype)
+        product = self._slot(self._mu_products, variable)
+        self.assign(product, product * mu_t)
+        product_next = product * mu_next
+        m, v = self._slot(self._m, variable), self._slot(self._v, variable)
+        self.assign(m, b1 * m + (1.0 - b1) * gradient)
+        self.assign(v, b2 * v + (1.0 - b2) * ops.square(gradient))
+        m_hat = mu_next * m / (1.0 - product_next) + (1.0 - mu_t) * gradient / (1.0 - product)
+        v_hat = v / (1.0 - ops.power(b2, t))
+        self._apply(variable, lr * m_hat / (ops.sqrt(v_hat) + self.epsilon), gradient)
+
+    def get_config(self):
+        return {**super().get_config(), "schedule_decay": self.schedule_decay}
+
+
+for _name, _cls in {
+    "sgd": SGD,
+    "momentum": Momentum,
+    "nesterov": Nesterov,
+    "adagrad": Adagrad,
+    "adadelta": Adadelta,
+    "rmsprop": RMSprop,
+    "adam": Adam,
+    "adamax": Adamax,
+    "nadam": Nadam,
+}.items():
+    REGISTRY.register(_name)(_cls)
