@@ -1,0 +1,35 @@
+"""The model registry and helpers shared by the builders."""
+
+from __future__ import annotations
+
+from keras import layers
+
+from dlkit.registry import Registry
+
+REGISTRY = Registry("model")
+
+OUTPUT_ACTIVATIONS = ("softmax", "sigmoid", "linear")
+
+
+def check_output_activation(output_activation: str) -> str:
+    if output_activation not in OUTPUT_ACTIVATIONS:
+        raise ValueError(
+            f"output_activation must be one of {OUTPUT_ACTIVATIONS}, got {output_activation!r}")
+    return output_activation
+
+
+def require_image(input_shape, name: str, min_size: int = 1):
+    """Check for an (H, W, C) input of at least ``min_size`` pixels a side."""
+    if len(input_shape) != 3:
+        raise ValueError(f"{name} needs image inputs of shape (height, width, channels), "
+                         f"got {input_shape}; use an image dataset")
+    if min(input_shape[:2]) < min_size:
+        raise ValueError(f"{name} needs images of at least {min_size}x{min_size}, got "
+                         f"{input_shape[0]}x{input_shape[1]}; set dataset.image_size={min_size} "
+                         "or larger")
+
+
+def head(x, num_classes: int, output_activation: str, name: str = "output"):
+    """The output layer: ``Dense(num_classes, output_activation)``."""
+    return layers.Dense(num_classes, activation=check_output_activation(output_activation),
+                        name=name)(x)

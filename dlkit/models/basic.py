@@ -1,0 +1,84 @@
+"""Small models for the seed's experiments: an MLP, a small CNN and a modern LeNet-5."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from dlkit import layers as dl
+from dlkit.models._registry import REGISTRY, head, require_image
+
+
+def _initializer(kernel_initializer, constant_value):
+    if kernel_initializer == "constant":
+        return keras.initializers.Constant(constant_value)
+    return keras.initializers.get(kernel_initializer)
+
+
+@REGISTRY.register("mlp")
+def mlp(input_shape, num_classes, activation="relu", output_activation="softmax", depth=2,
+        width=64, batchnorm=False, kernel_initializer="glorot_uniform", constant_value=0.05,
+        dropout=0.0):
+    """``depth`` hidden Dense layers of ``width`` units (``dense_1`` … ``dense_{depth}``).
+
+    ``kernel_initializer="constant"`` gives every weight ``constant_value`` (the seed's
+    identical-initialisation experiment); ``batchnorm`` adds BatchNormalization before each
+    activation.
+    """
+    if not isinstance(depth, int) or depth < 0:
+        raise ValueError(f"depth must be a non-negative int, got {depth!r}")
+    if not isinstance(width, int) or width <= 0:
+        raise ValueError(f"width must be a positive int, got {width!r}")
+    inputs = keras.Input(input_shape, name="inputs")
+    x = layers.Flatten(name="flatten")(inputs) if len(input_shape) > 1 else inputs
+    for i in range(1, depth + 1):
+        x = layers.Dense(width, kernel_initializer=_initializer(kernel_initializer,
+                                                                  constant_value),
+                         name=f"dense_{i}")(x)
+        if batchnorm:
+            x = layers.BatchNormalization(name=f"bn_{i}")(x)
+        x = layers.Activation(activation, name=f"act_{i}")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name=f"dropout_{i}")(x)
+    outputs = head(x, num_classes, output_activation)
+    return keras.Model(inputs, outputs, name="mlp")
+
+
+@REGISTRY.register("cnn")
+def cnn(input_shape, num_classes, activation="relu", output_activation="softmax", filters=32,
+        batchnorm=False, dense_units=128):
+    """Two ``same`` 3x3 convolutions (``filters``, ``2·filters``), each followed by 2x2 max
+    pooling, then a Dense layer of ``dense_units`` and the output."""
+    require_image(input_shape, "cnn", min_size=4)
+    inputs = keras.Input(input_shape, name="inputs")
+    x = inputs
+    for i, f in enumerate((filters, 2 * filters), start=1):
+        x = dl.Conv2D(f, 3, padding="same", name=f"conv_{i}")(x)
+        if batchnorm:
+            x = layers.BatchNormalization(name=f"bn_{i}")(x)
+        x = layers.Activation(activation, name=f"act_{i}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool_{i}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(dense_units, activation=activation, name="dense")(x)
+    return keras.Model(inputs, head(x, num_classes, output_activation), name="cnn")
+
+
+@REGISTRY.register("lenet5_modern")
+def lenet5_modern(input_shape, num_classes, activation="relu", output_activation="softmax"):
+    """LeNet-5 as it is trained today: the first convolution padded by 2 (the seed's explicit
+    padding form), max pooling, ReLU (or ``activation``), and a softmax output.
+
+    On 28x28 inputs this is the usual 61,706-parameter network.
+    """
+    require_image(input_shape, "lenet5_modern", min_size=16)
+    inputs = keras.Input(input_shape, name="inputs")
+    x = dl.Conv2D(6, 5, padding=[[0, 0], [2, 2], [2, 2], [0, 0]], activation=activation,
+                  name="C1")(inputs)
+    x = layers.MaxPooling2D(2, name="S2")(x)
+    x = dl.Conv2D(16, 5, activation=activation, name="C3")(x)
+    x = layers.MaxPooling2D(2, name="S4")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(120, activation=activation, name="C5")(x)
+    x = layers.Dense(84, activation=activation, name="F6")(x)
+    return keras.Model(inputs, head(x, num_classes, output_activation, name="OUTPUT"),
+                       name="lenet5_modern")
