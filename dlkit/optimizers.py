@@ -101,7 +101,8 @@ class SeedOptimizer(keras.optimizers.Optimizer):
         """Summaries of the steps since the last reset, as a dict of floats.
 
         ``grad_norm``: root mean square over steps of the global gradient norm;
-        ``update_norm``: the same for the global update; per variable ``update_ratio/<path>``
+        ``update_norm``: the same for the global update; per variable ``grad_norm/<path>`` and
+        ``update_ratio/<path>``
         (RMS update norm over the weight norm) and, for adaptive methods,
         ``effective_lr/<path>`` and their mean ``effective_lr``.
         """
@@ -119,6 +120,7 @@ class SeedOptimizer(keras.optimizers.Optimizer):
             grad_total += g_sq
             update_total += u_sq
             weight_norm = float(np.linalg.norm(ops.convert_to_numpy(variable)))
+            out[f"grad_norm/{variable.path}"] = math.sqrt(g_sq)
             out[f"update_ratio/{variable.path}"] = math.sqrt(u_sq) / max(weight_norm, 1e-12)
             step = self.effective_step_size(variable)
             if step is not None:

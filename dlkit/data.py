@@ -1,0 +1,230 @@
+"""Datasets with fixed, seeded train/validation/test splits.
+
+Embedded (no download): ``digits`` (scikit-learn's 1,797 8x8 handwritten digits),
+``digits_sequence`` (the same digits read row by row: 8 steps of 8 features), ``diabetes``
+(scikit-learn's 442-patient regression data) and ``adding`` (the adding problem of
+Hochreiter & Schmidhuber 1997, generated from the seed). Through ``keras.datasets``:
+``mnist``, ``fashion_mnist``, ``cifar10`` (downloaded when online, or read from a local
+``.npz`` with ``x_train``, ``y_train``, ``x_test``, ``y_test`` given as ``path``).
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+CLASSIFICATION, REGRESSION = "classification", "regression"
+
+
+@dataclass
+class Dataset:
+    """Arrays of one split-up dataset. Labels are integer classes (classification) or
+    float targets of shape ``(n, 1)`` (regression)."""
+
+    name: str
+    task: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+
+    @property
+    def input_shape(self) -> tuple:
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def output_size(self) -> int:
+        return self.num_classes if self.task == CLASSIFICATION else self.y_train.shape[-1]
+
+    def sizes(self) -> dict:
+        return {"train": len(self.x_train), "val": len(self.x_val), "test": len(self.x_test)}
+
+
+def _split(x, y, seed, val_fraction, test_fraction, stratify):
+    from sklearn.model_selection import train_test_split
+
+    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if not 0 < value < 1:
+            raise ValueError(f"dataset.{name} must be in (0, 1), got {value!r}")
+    if val_fraction + test_fraction >= 1:
+        raise ValueError("dataset.val_fraction + dataset.test_fraction must be below 1, got "
+                         f"{val_fraction + test_fraction}")
+    x_rest, x_test, y_rest, y_test = train_test_split(
+        x, y, test_size=test_fraction, random_state=seed, stratify=y if stratify else None)
+    val_share = val_fraction / (1.0 - test_fraction)
+    x_train, x_val, y_train, y_val = train_test_split(
+        x_rest, y_rest, test_size=val_share, random_state=seed,
+        stratify=y_rest if stratify else None)
+    return x_train, y_train, x_val, y_val, x_test, y_test
+
+
+def _resize(images: np.ndarray, size: int | None) -> np.ndarray:
+    if size is None or images.shape[1] == size:
+        return images
+    if not isinstance(size, int) or size <= 0:
+        raise ValueError(f"dataset.image_size must be a positive int, got {size!r}")
+    from keras import ops
+
+    out = []
+    for start in range(0, len(images), 2048):
+        batch = ops.image.resize(images[start:start + 2048], (size, size),
+                                 interpolation="bilinear", data_format="channels_last")
+        out.append(ops.convert_to_numpy(batch))
+    return np.concatenate(out).astype("float32")
+
+
+def _limit(x, y, subset, seed):
+    if subset is None or subset >= len(x):
+        return x, y
+    if not isinstance(subset, int) or subset <= 0:
+        raise ValueError(f"dataset.subset must be a positive int, got {subset!r}")
+    idx = np.random.default_rng(seed).permutation(len(x))[:subset]
+    return x[idx], y[idx]
+
+
+def _digits(seed, val_fraction, test_fraction, image_size, subset, sequence=False):
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = (bunch.images / 16.0).astype("float32")
+    y = bunch.target.astype("int64")
+    x, y = _limit(x, y, subset, seed)
+    parts = list(_split(x, y, seed, val_fraction, test_fraction, stratify=True))
+    for i in (0, 2, 4):
+        parts[i] = parts[i] if sequence else _resize(parts[i][..., None], image_size)
+    name = "digits_sequence" if sequence else "digits"
+    return Dataset(name, CLASSIFICATION, *parts, num_classes=10)
+
+
+def _diabetes(seed, val_fraction, test_fraction, subset):
+    from sklearn.datasets import load_diabetes
+
+    bunch = load_diabetes(scaled=False)
+    x = bunch.data.astype("float32")
+    y = bunch.target.astype("float32")[:, None]
+    x, y = _limit(x, y, subset, seed)
+    x_tr, y_tr, x_va, y_va, x_te, y_te = _split(x, y, seed, val_fraction, test_fraction, False)
+    low, high = x_tr.min(axis=0), x_tr.max(axis=0)
+    scale = np.where(high > low, high - low, 1.0)
+    y_scale = float(y_tr.max())
+
+    def fx(a):
+        return ((a - low) / scale).astype("float32")
+
+    def fy(a):
+        return (a / y_scale).astype("float32")
+
+    return Dataset("diabetes", REGRESSION, fx(x_tr), fy(y_tr), fx(x_va), fy(y_va), fx(x_te),
+                   fy(y_te), num_classes=1)
+
+
+def adding_problem(n: int, length: int, seed: int):
+    """``n`` sequences of ``length`` steps with two channels: a value in U(0, 1) and a marker.
+    Exactly two markers are 1 (one in each half); the target is the sum of the two marked
+    values. Predicting the mean (1.0) scores an MSE of 1/6 ≈ 0.167."""
+    if not isinstance(length, int) or length < 2:
+        raise ValueError(f"dataset.length must be an int >= 2, got {length!r}")
+    rng = np.random.default_rng(seed)
+    values = rng.uniform(0.0, 1.0, size=(n, length)).astype("float32")
+    markers = np.zeros((n, length), dtype="float32")
+    half = length // 2
+    first = rng.integers(0, half, size=n)
+    second = rng.integers(half, length, size=n)
+    markers[np.arange(n), first] = 1.0
+    markers[np.arange(n), second] = 1.0
+    x = np.stack([values, markers], axis=-1)
+    y = (values * markers).sum(axis=1, keepdims=True).astype("float32")
+    return x, y
+
+
+def _adding(seed, val_fraction, test_fraction, length, samples):
+    if not isinstance(samples, int) or samples < 10:
+        raise ValueError(f"dataset.samples must be an int >= 10, got {samples!r}")
+    x, y = adding_problem(samples, length, seed)
+    parts = _split(x, y, seed, val_fraction, test_fraction, stratify=False)
+    return Dataset("adding", REGRESSION, *parts, num_classes=1)
+
+
+KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10")
+
+
+def _read_npz(path: str):
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ValueError(f"dataset.path {str(file)!r} does not exist; give a .npz file with "
+                         "arrays x_train, y_train, x_test, y_test")
+    try:
+        with np.load(file) as npz:
+            missing = {"x_train", "y_train", "x_test", "y_test"} - set(npz.files)
+            if missing:
+                raise ValueError(f"dataset.path {str(file)!r} lacks arrays {sorted(missing)}; "
+                                 "it needs x_train, y_train, x_test, y_test")
+            return (npz["x_train"], npz["y_train"]), (npz["x_test"], npz["y_test"])
+    except (OSError, zipfile.BadZipFile, EOFError) as err:
+        raise ValueError(f"dataset.path {str(file)!r} is not a readable .npz file ({err}); "
+                         "give a .npz with x_train, y_train, x_test, y_test") from None
+
+
+def _keras_dataset(name, seed, val_fraction, path, image_size, subset):
+    if path:
+        (x_train, y_train), (x_test, y_test) = _read_npz(path)
+    else:
+        import keras
+
+        (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, name).load_data()
+    y_train, y_test = y_train.reshape(-1).astype("int64"), y_test.reshape(-1).astype("int64")
+    if len(x_train) != len(y_train) or len(x_test) != len(y_test):
+        raise ValueError(f"dataset {name}: x and y lengths differ ({len(x_train)} vs "
+                         f"{len(y_train)} train, {len(x_test)} vs {len(y_test)} test)")
+    x_train, y_train = _limit(x_train, y_train, subset, seed)
+    x_test, y_test = _limit(x_test, y_test, subset, seed + 1)
+
+    def prepare(images):
+        images = images.astype("float32") / 255.0
+        if images.ndim == 3:
+            images = images[..., None]
+        return _resize(images, image_size)
+
+    from sklearn.model_selection import train_test_split
+
+    x_tr, x_va, y_tr, y_va = train_test_split(x_train, y_train, test_size=val_fraction,
+                                              random_state=seed, stratify=y_train)
+    return Dataset(name, CLASSIFICATION, prepare(x_tr), y_tr, prepare(x_va), y_va,
+                   prepare(x_test), y_test, num_classes=int(max(y_train.max(), y_test.max())) + 1)
+
+
+NAMES = ("digits", "digits_sequence", "diabetes", "adding", *KERAS_DATASETS)
+TASKS = {"digits": CLASSIFICATION, "digits_sequence": CLASSIFICATION, "diabetes": REGRESSION,
+         "adding": REGRESSION, "mnist": CLASSIFICATION, "fashion_mnist": CLASSIFICATION,
+         "cifar10": CLASSIFICATION}
+
+
+def load(name: str, seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.15,
+         image_size: int | None = None, subset: int | None = None, path: str | None = None,
+         length: int = 50, samples: int = 10000) -> Dataset:
+    """Load dataset ``name`` split into train/validation/test with ``seed``.
+
+    Classification splits are stratified. Images are scaled to [0, 1] (channels last) and
+    optionally resized to ``image_size``; ``subset`` keeps a seeded random part of the data.
+    """
+    if name not in NAMES:
+        raise ValueError(f"unknown dataset {name!r}; valid dataset names: {', '.join(NAMES)}")
+    if name in ("digits", "digits_sequence"):
+        return _digits(seed, val_fraction, test_fraction, image_size, subset,
+                       sequence=name == "digits_sequence")
+    if name == "diabetes":
+        return _diabetes(seed, val_fraction, test_fraction, subset)
+    if name == "adding":
+        return _adding(seed, val_fraction, test_fraction, length, samples)
+    return _keras_dataset(name, seed, val_fraction, path, image_size, subset)
+
+
+def datasets_for(task: str) -> list[str]:
+    """The dataset names of a task kind (``classification`` or ``regression``)."""
+    return [name for name, kind in TASKS.items() if kind == task]

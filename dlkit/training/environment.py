@@ -1,0 +1,58 @@
+"""What a run folder records about the software and the machine."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+
+
+def versions() -> dict:
+    out = {"python": platform.python_version()}
+    for package in ("dlkit", "keras", "tensorflow", "jax", "torch", "numpy", "hydra-core"):
+        try:
+            out[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            out[package] = None
+    import keras
+
+    out["keras_backend"] = keras.backend.backend()
+    return out
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def gpu_names() -> list[str]:
+    import keras
+
+    backend = keras.backend.backend()
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            return [d.name for d in tf.config.list_physical_devices("GPU")]
+        if backend == "jax":
+            import jax
+
+            return [d.device_kind for d in jax.devices() if d.platform == "gpu"]
+        if backend == "torch":
+            import torch
+
+            return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    except Exception:  # a device query must never fail a run
+        return []
+    return []
+
+
+def hardware() -> dict:
+    return {"cpu": _cpu_model(), "cpu_count": os.cpu_count(), "platform": platform.platform(),
+            "gpus": gpu_names()}

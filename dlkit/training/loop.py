@@ -1,0 +1,193 @@
+"""The epoch loop: seeded reshuffling, per-epoch history, checkpoints, resume, divergence.
+
+Each epoch the training set is permuted with ``numpy.random.default_rng([seed, epoch])``, so
+the order depends only on the seed and the epoch: a run resumed from its epoch-k checkpoint
+sees exactly the batches an uninterrupted run sees.
+
+Per epoch, in this order, each file written atomically: ``history.csv``, the checkpoint
+``checkpoints/epoch_NNNN.keras`` (weights and optimizer state), ``state.json`` (which
+checkpoint is current), then TensorBoard scalars. A run killed at any moment therefore
+leaves a ``state.json`` naming a complete checkpoint.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from dlkit.training.files import atomic_write_json, atomic_write_text, read_json
+from dlkit.training.tensorboard import TensorBoardLog
+
+
+class _StopOnNonFinite(keras.callbacks.Callback):
+    """Stop at the first batch whose loss is NaN or infinite."""
+
+    def __init__(self):
+        super().__init__()
+        self.hit = False
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.hit = True
+            self.model.stop_training = True
+
+
+@dataclass
+class Outcome:
+    status: str  # completed | diverged
+    epochs_completed: int
+    history: list = field(default_factory=list)
+    diverged_epoch: int | None = None
+    resumed_from: int = 0
+
+
+def write_history(path: Path, rows: list[dict]) -> None:
+    columns = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, buffer.getvalue())
+
+
+def read_history(path: Path) -> list[dict]:
+    if not Path(path).exists():
+        return []
+    with open(path, encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    out = []
+    for row in rows:
+        parsed = {}
+        for key, value in row.items():
+            if value in ("", None):
+                parsed[key] = None
+            elif key == "epoch":
+                parsed[key] = int(value)
+            else:
+                parsed[key] = float(value)
+        out.append(parsed)
+    return out
+
+
+class CheckpointError(ValueError):
+    """A checkpoint named by ``state.json`` is missing or cannot be loaded."""
+
+
+class EpochLoop:
+    """Train ``model`` for ``epochs`` epochs into ``run_dir``.
+
+    ``plateau`` (a ``dlkit.schedules.Plateau``) adjusts the learning rate from ``val_loss``;
+    ``diagnostics`` reads ``optimizer.diagnostics`` each epoch; ``on_epoch(row)`` is called
+    after each epoch (for console progress).
+    """
+
+    def __init__(self, model, data, epochs, batch_size, seed, run_dir, plateau=None,
+                 diagnostics=False, on_epoch=None, keep_checkpoints=2):
+        self.model = model
+        self.x, self.y, self.x_val, self.y_val = data
+        self.epochs, self.batch_size, self.seed = int(epochs), int(batch_size), int(seed)
+        self.run_dir = Path(run_dir)
+        self.plateau, self.diagnostics = plateau, diagnostics
+        self.on_epoch = on_epoch or (lambda row: None)
+        self.keep = keep_checkpoints
+        self.checkpoint_dir = self.run_dir / "checkpoints"
+        self.state_path = self.run_dir / "state.json"
+        self.history_path = self.run_dir / "history.csv"
+
+    # ---- resume -------------------------------------------------------------------------
+    def resume_point(self):
+        """(model, epoch, history) from the last checkpoint, or ``None`` to start fresh."""
+        if not self.state_path.exists():
+            return None
+        state = read_json(self.state_path)
+        checkpoint = self.checkpoint_dir / state["checkpoint"]
+        try:
+            model = keras.saving.load_model(checkpoint)
+        except Exception as err:
+            raise CheckpointError(
+                f"checkpoint {str(checkpoint)!r} cannot be loaded ({type(err).__name__}: "
+                f"{err}); delete the run folder or pass trainer.resume=false") from None
+        if self.plateau is not None and state.get("plateau"):
+            self.plateau.load_state(state["plateau"])
+        history = [r for r in read_history(self.history_path) if r["epoch"] <= state["epoch"]]
+        return model, int(state["epoch"]), history
+
+    # ---- one epoch ----------------------------------------------------------------------
+    def _order(self, epoch: int) -> np.ndarray:
+        return np.random.default_rng([self.seed, epoch]).permutation(len(self.x))
+
+    def _learning_rate(self) -> float:
+        return float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+    def _checkpoint(self, epoch: int, rows: list[dict]) -> None:
+        write_history(self.history_path, rows)
+        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        name = f"epoch_{epoch:04d}.keras"
+        tmp = self.checkpoint_dir / f".tmp_{os.getpid()}_{name}"
+        self.model.save(tmp)
+        os.replace(tmp, self.checkpoint_dir / name)
+        state = {"epoch": epoch, "checkpoint": name,
+                 "plateau": self.plateau.state() if self.plateau else None}
+        atomic_write_json(self.state_path, state)
+        for old in sorted(self.checkpoint_dir.glob("epoch_*.keras"))[:-self.keep]:
+            old.unlink()
+
+    def run(self, tensorboard: TensorBoardLog, resume=True) -> Outcome:
+        start, rows = 0, []
+        point = self.resume_point() if resume else None
+        if point is not None:
+            self.model, start, rows = point
+        if tensorboard.logdir.exists():
+            shutil.rmtree(tensorboard.logdir)  # rebuilt from history: no repeated epochs
+        for row in rows:
+            tensorboard.history_row(row)
+        outcome = Outcome("completed", start, rows, resumed_from=start)
+        batch_size = min(self.batch_size, len(self.x))
+        for epoch in range(start, self.epochs):
+            order = self._order(epoch)
+            stopper = _StopOnNonFinite()
+            t0 = time.perf_counter()
+            fit = self.model.fit(self.x[order], self.y[order], batch_size=batch_size, epochs=1,
+                                 shuffle=False, verbose=0, callbacks=[stopper],
+                                 validation_data=(self.x_val, self.y_val))
+            seconds = time.perf_counter() - t0
+            logs = {k: float(v[-1]) for k, v in fit.history.items()}
+            if stopper.hit or not math.isfinite(logs.get("loss", float("nan"))):
+                outcome.status, outcome.diverged_epoch = "diverged", epoch + 1
+                logs["loss"] = logs.get("loss", float("nan"))
+                row = {"epoch": epoch + 1, **logs, "learning_rate": self._learning_rate(),
+                       "epoch_time_s": seconds}
+                rows.append(row)
+                write_history(self.history_path, rows)
+                tensorboard.history_row(row)
+                self.on_epoch(row)
+                break
+            row = {"epoch": epoch + 1, "loss": logs.pop("loss")}
+            row.update({k: v for k, v in logs.items() if not k.startswith("val_")})
+            row.update({k: v for k, v in logs.items() if k.startswith("val_")})
+            row["learning_rate"] = self._learning_rate()
+            row["epoch_time_s"] = seconds
+            if self.diagnostics:
+                row.update(self.model.optimizer.diagnostics(self.model.trainable_variables))
+            if self.plateau is not None:
+                self.model.optimizer.learning_rate = self.plateau.step(
+                    row.get("val_loss", row["loss"]), row["learning_rate"])
+            rows.append(row)
+            self._checkpoint(epoch + 1, rows)
+            tensorboard.history_row(row)
+            outcome.epochs_completed = epoch + 1
+            self.on_epoch(row)
+        outcome.history = rows
+        return outcome

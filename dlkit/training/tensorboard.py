@@ -1,0 +1,88 @@
+"""TensorBoard event files: per-epoch scalars and the HParams summary of a run.
+
+Writing needs ``tensorflow`` and ``tensorboard`` (whatever the Keras backend). Without them
+the logger says so once and does nothing, and the run still writes ``history.csv``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+
+_warned = False
+
+
+def _tf():
+    global _warned
+    try:
+        import tensorflow as tf
+        from tensorboard.plugins.hparams import api as hp  # noqa: F401
+    except ImportError:
+        if not _warned:
+            warnings.warn("TensorBoard logs need tensorflow and tensorboard installed; "
+                          "this run writes history.csv and result.json only", stacklevel=3)
+            _warned = True
+        return None
+    return tf
+
+
+class TensorBoardLog:
+    """Scalars go to ``<logdir>/train`` and ``<logdir>/validation`` (as Keras's callback
+    lays them out: ``epoch_loss``, ``epoch_accuracy``, …); the run's hyperparameters and final
+    metrics go to ``<logdir>`` itself, where the HParams dashboard finds them."""
+
+    def __init__(self, logdir):
+        self.logdir = Path(logdir)
+        self.tf = _tf()
+        self._writers = {}
+
+    @property
+    def enabled(self) -> bool:
+        return self.tf is not None
+
+    def _writer(self, split: str):
+        if split not in self._writers:
+            path = self.logdir / split if split else self.logdir
+            self._writers[split] = self.tf.summary.create_file_writer(str(path))
+        return self._writers[split]
+
+    def scalars(self, step: int, values: dict, split: str = "train", prefix: str = "epoch_"):
+        if not self.enabled:
+            return
+        with self._writer(split).as_default():
+            for tag, value in values.items():
+                if value is not None and not (isinstance(value, float) and math.isnan(value)):
+                    self.tf.summary.scalar(f"{prefix}{tag}", float(value), step=step)
+
+    def history_row(self, row: dict):
+        """Log one ``history.csv`` row: ``val_*`` to validation, the rest to train."""
+        step = int(row["epoch"])
+        train, val = {}, {}
+        for key, value in row.items():
+            if key == "epoch" or value is None or value == "":
+                continue
+            if key.startswith("val_"):
+                val[key[4:]] = value
+            else:
+                train[key] = value
+        self.scalars(step, train, "train")
+        self.scalars(step, val, "validation")
+
+    def hparams(self, hparams: dict, metrics: dict, trial_id: str):
+        """The HParams session of this run plus its final metrics as ``final/<metric>``."""
+        if not self.enabled:
+            return
+        from tensorboard.plugins.hparams import api as hp
+
+        with self._writer("").as_default():
+            hp.hparams(hparams, trial_id=trial_id)
+            for tag, value in metrics.items():
+                if isinstance(value, (int, float)) and math.isfinite(value):
+                    self.tf.summary.scalar(f"final/{tag}", float(value), step=0)
+
+    def close(self):
+        for writer in self._writers.values():
+            writer.flush()
+            writer.close()
+        self._writers = {}

@@ -1,0 +1,1 @@
+"""Hydra programs over dlkit: ``run`` (train), ``report`` (tables), ``complexity`` (counts)."""

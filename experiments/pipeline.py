@@ -1,0 +1,210 @@
+"""One run from a resolved configuration: check it, build everything through the dlkit
+registries, train with ``dlkit.training.loop``, and write the run folder."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from pathlib import Path
+
+import yaml
+
+from dlkit.training.files import atomic_write_json, atomic_write_text, read_json
+from dlkit.training.identity import run_id
+
+ACCEPTED_BATCH = "a positive int or 'full'"
+
+
+class RunSpecError(ValueError):
+    """The configuration cannot run; raised before any training or result file."""
+
+
+class RunFailed(RuntimeError):
+    """A started run raised; its folder holds ``traceback.txt`` and a ``failed`` result."""
+
+
+def _positive_int(value, key):
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise RunSpecError(f"{key}={value!r} is not accepted: it must be a positive int")
+    return value
+
+
+def check(cfg: dict) -> None:
+    """Reject what cannot run, naming the bad value and what is accepted."""
+    from dlkit import data
+
+    trainer = cfg["trainer"]
+    _positive_int(trainer["epochs"], "trainer.epochs")
+    batch = trainer["batch_size"]
+    if batch != "full":
+        if isinstance(batch, str) and batch.strip().lstrip("-").isdigit():
+            batch = int(batch)
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch <= 0:
+            raise RunSpecError(f"trainer.batch_size={batch!r} is not accepted: it must be "
+                               f"{ACCEPTED_BATCH}")
+    seed = cfg.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise RunSpecError(f"seed={seed!r} is not accepted: it must be a non-negative int")
+    dataset = cfg["dataset"]["name"]
+    task = data.TASKS.get(dataset)
+    loss = cfg["loss"]
+    if task is not None and loss["task"] != task:
+        fits = ", ".join(data.datasets_for(loss["task"]))
+        raise RunSpecError(
+            f"loss={loss['name']} is a {loss['task']} loss but dataset={dataset} is a {task} "
+            f"dataset; datasets that fit: {fits}")
+
+
+def batch_size(trainer: dict, n_train: int) -> int:
+    value = trainer["batch_size"]
+    return n_train if value == "full" else int(value)
+
+
+def _labels(y, loss_cfg, num_classes):
+    import keras
+
+    if loss_cfg["labels"] == "onehot":
+        return keras.utils.to_categorical(y, num_classes).astype("float32")
+    return y
+
+
+def _metrics(task, labels):
+    import keras
+
+    if task == "classification":
+        if labels == "onehot":
+            return [keras.metrics.CategoricalAccuracy(name="accuracy")]
+        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    return [keras.metrics.MeanAbsoluteError(name="mae"), keras.metrics.MeanSquaredError(name="mse")]
+
+
+def build(cfg: dict, dataset):
+    """Model compiled with the configured loss, optimizer and schedule."""
+    from hydra.utils import instantiate
+
+    from dlkit import models, schedules
+
+    loss_cfg, opt_cfg = cfg["loss"], dict(cfg["optimizer"])
+    model = models.get(cfg["model"]["name"], dataset.input_shape, dataset.output_size,
+                       activation=cfg["activation"]["name"],
+                       output_activation=loss_cfg["output_activation"],
+                       **{k: v for k, v in cfg["model"].items() if k != "name"})
+    steps = -(-len(dataset.x_train) // batch_size(cfg["trainer"], len(dataset.x_train)))
+    sched = dict(cfg["schedule"])
+    lr = schedules.build(sched.pop("name"), opt_cfg["learning_rate"], steps,
+                         cfg["trainer"]["epochs"], **sched)
+    optimizer = instantiate(opt_cfg, learning_rate=lr,
+                            track_diagnostics=bool(cfg["trainer"]["diagnostics"]))
+    loss = instantiate(loss_cfg["instance"])
+    model.compile(optimizer=optimizer, loss=loss,
+                  metrics=_metrics(dataset.task, loss_cfg["labels"]),
+                  jit_compile=cfg["trainer"].get("jit_compile", "auto"))
+    return model
+
+
+def _hparams(cfg: dict) -> dict:
+    """Flat scalar hyperparameters for the HParams dashboard."""
+    out = {}
+
+    def walk(node, prefix):
+        for key, value in node.items():
+            name = f"{prefix}{key}"
+            if isinstance(value, dict):
+                if not key.startswith("_") and key != "instance":
+                    walk(value, f"{name}.")
+            elif isinstance(value, (bool, int, float, str)) and not key.startswith("_"):
+                out[name] = value
+    walk({k: v for k, v in cfg.items() if k not in ("results_dir", "hydra")}, "")
+    return out
+
+
+def _progress(row, epochs, verbose):
+    if not verbose:
+        return
+    parts = [f"epoch {row['epoch']:>3}/{epochs}"]
+    for key in ("loss", "accuracy", "mae", "val_loss", "val_accuracy", "val_mae"):
+        if row.get(key) is not None:
+            parts.append(f"{key} {row[key]:.4f}")
+    parts.append(f"lr {row['learning_rate']:.2e}")
+    parts.append(f"{row['epoch_time_s']:.2f}s")
+    print("  ".join(parts), flush=True)
+
+
+def execute(cfg: dict, verbose: bool = True) -> dict:
+    """Run one configuration; return its ``result.json`` content."""
+    import keras
+
+    from dlkit import data, schedules
+    from dlkit.training import environment
+    from dlkit.training.loop import EpochLoop
+    from dlkit.training.tensorboard import TensorBoardLog
+
+    check(cfg)
+    trainer = cfg["trainer"]
+    run_dir = Path(cfg["results_dir"]) / cfg["name"] / run_id(cfg)
+    result_path = run_dir / "result.json"
+    if trainer["resume"] and result_path.exists():
+        previous = read_json(result_path)
+        if previous.get("status") == "completed":
+            if verbose:
+                print(f"skipping {run_dir}: already completed", flush=True)
+            return previous
+    keras.utils.set_random_seed(cfg["seed"])
+    ds_cfg = {k: v for k, v in cfg["dataset"].items() if k != "name"}
+    dataset = data.load(cfg["dataset"]["name"], seed=cfg["seed"], **ds_cfg)
+    model = build(cfg, dataset)
+    loss_cfg = cfg["loss"]
+    y_train, y_val, y_test = (_labels(y, loss_cfg, dataset.num_classes)
+                              for y in (dataset.y_train, dataset.y_val, dataset.y_test))
+
+    if run_dir.exists() and not trainer["resume"]:
+        import shutil
+
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    result_path.unlink(missing_ok=True)
+    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
+    sched = dict(cfg["schedule"])
+    plateau = schedules.Plateau(**sched) if sched.pop("name") == "plateau" else None
+    base = {"run_id": run_dir.name, "seed": cfg["seed"], "config": cfg,
+            "versions": environment.versions(), "hardware": environment.hardware(),
+            "data": {"name": dataset.name, "task": dataset.task, **dataset.sizes()},
+            "params": int(model.count_params())}
+    tensorboard = TensorBoardLog(run_dir / "tensorboard")
+    t0 = time.perf_counter()
+    try:
+        loop = EpochLoop(model, (dataset.x_train, y_train, dataset.x_val, y_val),
+                         trainer["epochs"], batch_size(trainer, len(dataset.x_train)),
+                         cfg["seed"], run_dir, plateau=plateau,
+                         diagnostics=bool(trainer["diagnostics"]),
+                         on_epoch=lambda row: _progress(row, trainer["epochs"], verbose))
+        outcome = loop.run(tensorboard, resume=bool(trainer["resume"]))
+        metrics = {}
+        if outcome.status == "completed":
+            for split, x, y in (("train", dataset.x_train, y_train),
+                                ("val", dataset.x_val, y_val), ("test", dataset.x_test, y_test)):
+                values = loop.model.evaluate(x, y, verbose=0, return_dict=True,
+                                             batch_size=min(1024, len(x)))
+                metrics.update({f"{split}_{k}": float(v) for k, v in values.items()})
+        result = {**base, "status": outcome.status, "metrics": metrics,
+                  "epochs_completed": outcome.epochs_completed,
+                  "resumed_from_epoch": outcome.resumed_from,
+                  "diverged_epoch": outcome.diverged_epoch,
+                  "wall_time_s": time.perf_counter() - t0}
+        tensorboard.hparams(_hparams(cfg), {**metrics, "epochs_completed":
+                                            outcome.epochs_completed}, run_dir.name)
+    except Exception as err:
+        atomic_write_text(run_dir / "traceback.txt", traceback.format_exc())
+        result = {**base, "status": "failed", "metrics": {}, "epochs_completed": 0,
+                  "error": f"{type(err).__name__}: {err}",
+                  "wall_time_s": time.perf_counter() - t0}
+        atomic_write_json(result_path, result)
+        raise RunFailed(f"run {run_dir} failed: {type(err).__name__}: {err}") from err
+    finally:
+        tensorboard.close()
+    atomic_write_json(result_path, result)
+    if verbose:
+        shown = {k: round(v, 4) for k, v in result["metrics"].items() if k.startswith("test_")}
+        print(f"{result['status']}: {run_dir}  {shown}  ({result['wall_time_s']:.1f}s)",
+              flush=True)
+    return result

@@ -1,0 +1,36 @@
+"""Keep TensorFlow's start-up noise (oneDNN, cuInit, absl lines) out of the console."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def set_backend(backend: str | None) -> None:
+    """Select the Keras backend; must run before ``keras`` is imported."""
+    if backend:
+        if "keras" in sys.modules and os.environ.get("KERAS_BACKEND", "tensorflow") != backend:
+            raise ValueError(f"backend={backend!r} must be chosen before keras is imported")
+        os.environ["KERAS_BACKEND"] = backend
+
+
+def quiet_tensorflow() -> None:
+    """Import TensorFlow (when installed) with its C++ start-up logging silenced."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    if os.environ.get("DLKIT_VERBOSE_TF"):
+        return
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # CUDA probing logs here, silenced
+        except ImportError:
+            pass
+    finally:
+        os.dup2(saved, 2)
+        os.close(devnull)
+        os.close(saved)
