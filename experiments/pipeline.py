@@ -48,11 +48,19 @@ def check(cfg: dict) -> None:
     dataset = cfg["dataset"]["name"]
     task = data.TASKS.get(dataset)
     loss = cfg["loss"]
-    if task is not None and loss["task"] != task:
+    if task is not None and loss["task"] != task and task not in (loss.get("also") or {}):
         fits = ", ".join(data.datasets_for(loss["task"]))
         raise RunSpecError(
             f"loss={loss['name']} is a {loss['task']} loss but dataset={dataset} is a {task} "
             f"dataset; datasets that fit: {fits}")
+
+
+def loss_pairing(loss_cfg: dict, task: str) -> tuple[str, str]:
+    """(output activation, label format) of a loss on a task: its own, or an ``also`` entry."""
+    if loss_cfg["task"] != task:
+        other = loss_cfg["also"][task]
+        return other["output_activation"], other["labels"]
+    return loss_cfg["output_activation"], loss_cfg["labels"]
 
 
 def batch_size(trainer: dict, n_train: int) -> int:
@@ -60,10 +68,10 @@ def batch_size(trainer: dict, n_train: int) -> int:
     return n_train if value == "full" else int(value)
 
 
-def _labels(y, loss_cfg, num_classes):
+def _labels(y, labels, num_classes):
     import keras
 
-    if loss_cfg["labels"] == "onehot":
+    if labels == "onehot":
         return keras.utils.to_categorical(y, num_classes).astype("float32")
     return y
 
@@ -85,9 +93,10 @@ def build(cfg: dict, dataset):
     from dlkit import models, schedules
 
     loss_cfg, opt_cfg = cfg["loss"], dict(cfg["optimizer"])
+    output_activation, labels = loss_pairing(loss_cfg, dataset.task)
     model = models.get(cfg["model"]["name"], dataset.input_shape, dataset.output_size,
                        activation=cfg["activation"]["name"],
-                       output_activation=loss_cfg["output_activation"],
+                       output_activation=output_activation,
                        **{k: v for k, v in cfg["model"].items() if k != "name"})
     steps = -(-len(dataset.x_train) // batch_size(cfg["trainer"], len(dataset.x_train)))
     sched = dict(cfg["schedule"])
@@ -97,7 +106,7 @@ def build(cfg: dict, dataset):
                             track_diagnostics=bool(cfg["trainer"]["diagnostics"]))
     loss = instantiate(loss_cfg["instance"])
     model.compile(optimizer=optimizer, loss=loss,
-                  metrics=_metrics(dataset.task, loss_cfg["labels"]),
+                  metrics=_metrics(dataset.task, labels),
                   jit_compile=cfg["trainer"].get("jit_compile", "auto"))
     return model
 
@@ -153,8 +162,8 @@ def execute(cfg: dict, verbose: bool = True) -> dict:
     ds_cfg = {k: v for k, v in cfg["dataset"].items() if k != "name"}
     dataset = data.load(cfg["dataset"]["name"], seed=cfg["seed"], **ds_cfg)
     model = build(cfg, dataset)
-    loss_cfg = cfg["loss"]
-    y_train, y_val, y_test = (_labels(y, loss_cfg, dataset.num_classes)
+    labels = loss_pairing(cfg["loss"], dataset.task)[1]
+    y_train, y_val, y_test = (_labels(y, labels, dataset.num_classes)
                               for y in (dataset.y_train, dataset.y_val, dataset.y_test))
 
     if run_dir.exists() and not trainer["resume"]:

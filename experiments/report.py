@@ -21,8 +21,10 @@ ID_COLUMNS = ["run_id", "status", "seed", "epochs_completed", "wall_time_s"]
 def _flatten(node: dict, prefix: str = "") -> dict:
     out = {}
     for key, value in node.items():
-        if key in ("hydra", "instance") or key.startswith("_"):
+        if key in ("hydra", "instance", "also") or key.startswith("_"):
             continue
+        if prefix == "loss." and key in ("task", "output_activation", "labels"):
+            continue  # fixed by loss.name
         name = f"{prefix}{key}"
         if isinstance(value, dict):
             out.update(_flatten(value, f"{name}."))
@@ -52,12 +54,14 @@ def load(path) -> pd.DataFrame:
     if frame.empty:
         return frame
     config_cols = [c for c in frame.columns if c.startswith("config.")]
-    varying = [c for c in config_cols if frame[c].astype(str).nunique() > 1]
+    varying = [c for c in config_cols
+               if c != "config.seed" and frame[c].astype(str).nunique() > 1]
     metric_cols = [c for c in frame.columns if c not in config_cols and c not in ID_COLUMNS
                    and c != "path"]
     frame = frame[varying + ID_COLUMNS + sorted(metric_cols) + ["path"]]
     frame.columns = [c.removeprefix("config.") for c in frame.columns]
-    return frame.sort_values(varying + ["seed"] if varying else ["seed"]).reset_index(drop=True)
+    keys = [c.removeprefix("config.") for c in varying] + ["seed"]
+    return frame.sort_values(keys).reset_index(drop=True)
 
 
 def main(argv=None) -> int:

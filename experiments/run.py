@@ -40,7 +40,7 @@ def main(cfg: DictConfig) -> float | None:
 
     config = OmegaConf.to_container(cfg, resolve=True)
     try:
-        result = execute(config)
+        result = execute(config, verbose=bool(config["trainer"]["verbose"]))
     except RunSpecError as err:
         print(f"error: {err}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None
