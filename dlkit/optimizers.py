@@ -53,6 +53,12 @@ def _check_positive(name, value, allow_zero=False):
     return float(value)
 
 
+def _const(value, dtype):
+    """A Python float as a tensor of ``dtype``, without a float32 detour (``ops.cast`` of a
+    Python float goes through float32 under TensorFlow)."""
+    return ops.convert_to_tensor(value, dtype=dtype)
+
+
 def _check_learning_rate(learning_rate):
     if isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule) or callable(
         learning_rate
@@ -183,7 +189,7 @@ class Momentum(SeedOptimizer):
     def update_step(self, gradient, variable, learning_rate):
         lr = ops.cast(learning_rate, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
-        lam = ops.cast(self.momentum, variable.dtype)
+        lam = _const(self.momentum, variable.dtype)
         v = self._slot(self._velocities, variable)
         self.assign(v, lam * v + lr * gradient)
         increment = lam * v + lr * gradient if self.nesterov else v
@@ -223,7 +229,11 @@ class Adagrad(SeedOptimizer):
         if self.built:
             return
         super().build(var_list)
-        init = keras.initializers.Constant(self.initial_accumulator_value)
+        value = self.initial_accumulator_value
+
+        def init(shape, dtype=None):
+            return ops.full(shape, _const(value, dtype), dtype=dtype)
+
         self._accumulators = self.add_optimizer_variables(var_list, "accumulator", init)
 
     def _denominator(self, variable):
@@ -276,7 +286,7 @@ class Adadelta(SeedOptimizer):
     def update_step(self, gradient, variable, learning_rate):
         lr = ops.cast(learning_rate, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
-        rho = ops.cast(self.rho, variable.dtype)
+        rho = _const(self.rho, variable.dtype)
         eg2 = self._slot(self._grad_averages, variable)
         edx2 = self._slot(self._delta_averages, variable)
         self.assign(eg2, rho * eg2 + (1.0 - rho) * ops.square(gradient))
@@ -314,7 +324,7 @@ class RMSprop(SeedOptimizer):
     def update_step(self, gradient, variable, learning_rate):
         lr = ops.cast(learning_rate, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
-        rho = ops.cast(self.rho, variable.dtype)
+        rho = _const(self.rho, variable.dtype)
         s = self._slot(self._velocities, variable)
         self.assign(s, rho * s + (1.0 - rho) * ops.square(gradient))
         self._apply(variable, lr * gradient / self._denominator(variable), gradient)
@@ -375,8 +385,8 @@ class Adam(_MomentEstimates):
     def update_step(self, gradient, variable, learning_rate):
         lr = ops.cast(learning_rate, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
-        b1 = ops.cast(self.beta_1, variable.dtype)
-        b2 = ops.cast(self.beta_2, variable.dtype)
+        b1 = _const(self.beta_1, variable.dtype)
+        b2 = _const(self.beta_2, variable.dtype)
         t = self._step(variable.dtype)
         m, v = self._slot(self._m, variable), self._slot(self._v, variable)
         self.assign(m, b1 * m + (1.0 - b1) * gradient)
@@ -403,8 +413,8 @@ class Adamax(_MomentEstimates):
     def update_step(self, gradient, variable, learning_rate):
         lr = ops.cast(learning_rate, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
-        b1 = ops.cast(self.beta_1, variable.dtype)
-        b2 = ops.cast(self.beta_2, variable.dtype)
+        b1 = _const(self.beta_1, variable.dtype)
+        b2 = _const(self.beta_2, variable.dtype)
         t = self._step(variable.dtype)
         m, u = self._slot(self._m, variable), self._slot(self._v, variable)
         self.assign(m, b1 * m + (1.0 - b1) * gradient)
@@ -448,15 +458,15 @@ class Nadam(_MomentEstimates):
         ]
 
     def _mu(self, step, dtype):
-        decay = ops.cast(0.96, dtype)
-        return ops.cast(self.beta_1, dtype) * (1.0 - 0.5 * ops.power(decay, step * self.schedule_decay))
+        decay = _const(0.96, dtype)
+        return _const(self.beta_1, dtype) * (1.0 - 0.5 * ops.power(decay, step * self.schedule_decay))
 
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype
         lr = ops.cast(learning_rate, dtype)
         gradient = ops.cast(gradient, dtype)
-        b1 = ops.cast(self.beta_1, dtype)
-        b2 = ops.cast(self.beta_2, dtype)
+        b1 = _const(self.beta_1, dtype)
+        b2 = _const(self.beta_2, dtype)
         t = self._step(dtype)
         mu_t, mu_next = self._mu(t, dtype), self._mu(t + 1.0, dtype)
         product = self._slot(self._mu_products, variable)
