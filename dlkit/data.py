@@ -160,15 +160,16 @@ def _read_npz(path: str):
         raise ValueError(f"dataset.path {str(file)!r} does not exist; give a .npz file with "
                          "arrays x_train, y_train, x_test, y_test")
     try:
-        with np.load(file) as npz:
-            missing = {"x_train", "y_train", "x_test", "y_test"} - set(npz.files)
-            if missing:
-                raise ValueError(f"dataset.path {str(file)!r} lacks arrays {sorted(missing)}; "
-                                 "it needs x_train, y_train, x_test, y_test")
-            return (npz["x_train"], npz["y_train"]), (npz["x_test"], npz["y_test"])
-    except (OSError, zipfile.BadZipFile, EOFError) as err:
+        with np.load(file, allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, AttributeError) as err:
         raise ValueError(f"dataset.path {str(file)!r} is not a readable .npz file ({err}); "
                          "give a .npz with x_train, y_train, x_test, y_test") from None
+    missing = {"x_train", "y_train", "x_test", "y_test"} - set(arrays)
+    if missing:
+        raise ValueError(f"dataset.path {str(file)!r} lacks arrays {sorted(missing)}; "
+                         "it needs x_train, y_train, x_test, y_test")
+    return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
 
 
 def _keras_dataset(name, seed, val_fraction, path, image_size, subset):

@@ -1,0 +1,72 @@
+"""Dataset splits, scaling, local .npz files and the adding problem."""
+
+import numpy as np
+import pytest
+
+from dlkit import data
+
+
+def test_digits_split_sizes_stratified_disjoint():
+    ds = data.load("digits", seed=0)
+    sizes = ds.sizes()
+    assert sum(sizes.values()) == 1797 and sizes["test"] == 270
+    assert ds.input_shape == (8, 8, 1) and 0 <= ds.x_train.min() and ds.x_train.max() <= 1
+    full = np.bincount(np.concatenate([ds.y_train, ds.y_val, ds.y_test])) / 1797
+    for y in (ds.y_train, ds.y_val, ds.y_test):
+        np.testing.assert_allclose(np.bincount(y, minlength=10) / len(y), full, atol=0.02)
+    rows = {x.tobytes() for x in ds.x_train}
+    assert not any(x.tobytes() in rows for x in ds.x_test)
+    other = data.load("digits", seed=1)
+    assert not np.array_equal(other.y_test, ds.y_test)
+    np.testing.assert_array_equal(data.load("digits", seed=0).y_test, ds.y_test)
+
+
+def test_digits_upsampled_and_sequence():
+    assert data.load("digits", image_size=32).input_shape == (32, 32, 1)
+    assert data.load("digits_sequence").input_shape == (8, 8)
+
+
+def test_diabetes_regression_scaling():
+    ds = data.load("diabetes", seed=0)
+    assert ds.task == "regression" and ds.y_train.shape[1] == 1
+    assert ds.x_train.min() >= 0 and ds.x_train.max() <= 1 and ds.y_train.max() == 1
+    assert sum(ds.sizes().values()) == 442
+
+
+def test_adding_problem_targets_and_baseline():
+    x, y = data.adding_problem(5000, 50, seed=0)
+    assert x.shape == (5000, 50, 2)
+    np.testing.assert_array_equal(x[:, :, 1].sum(axis=1), 2)
+    np.testing.assert_allclose(y[:, 0], (x[:, :, 0] * x[:, :, 1]).sum(axis=1), rtol=1e-6)
+    assert abs(np.mean((y - 1.0) ** 2) - 1 / 6) < 0.01
+
+
+def _write_npz(path, n=200, shape=(28, 28)):
+    rng = np.random.default_rng(0)
+    np.savez(path, x_train=rng.integers(0, 255, (n, *shape), dtype=np.uint8),
+             y_train=np.arange(n) % 10, x_test=rng.integers(0, 255, (20, *shape), dtype=np.uint8),
+             y_test=np.arange(20) % 10)
+
+
+def test_local_npz_in_keras_layout(tmp_path):
+    _write_npz(tmp_path / "mnist.npz")
+    ds = data.load("mnist", path=str(tmp_path / "mnist.npz"))
+    assert ds.input_shape == (28, 28, 1) and ds.num_classes == 10 and ds.x_train.max() <= 1
+    _write_npz(tmp_path / "c.npz", shape=(32, 32, 3))
+    assert data.load("cifar10", path=str(tmp_path / "c.npz")).input_shape == (32, 32, 3)
+
+
+def test_missing_and_corrupt_files(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        data.load("mnist", path=str(tmp_path / "nope.npz"))
+    (tmp_path / "bad.npz").write_bytes(b"not a zip file")
+    with pytest.raises(ValueError, match="not a readable .npz"):
+        data.load("mnist", path=str(tmp_path / "bad.npz"))
+    np.savez(tmp_path / "partial.npz", x_train=np.zeros((2, 28, 28)))
+    with pytest.raises(ValueError, match="lacks arrays"):
+        data.load("mnist", path=str(tmp_path / "partial.npz"))
+
+
+def test_unknown_dataset():
+    with pytest.raises(ValueError, match="unknown dataset 'imagenet'.*digits"):
+        data.load("imagenet")

@@ -1,0 +1,56 @@
+"""Every model builds at a small input size, takes one finite training step and round-trips
+through a .keras file."""
+
+import keras
+import numpy as np
+import pytest
+
+from dlkit import models
+
+SMALL = {
+    "mlp": ((64,), {}), "cnn": ((8, 8, 1), {}), "lenet5": ((32, 32, 1), {}),
+    "lenet5_modern": ((28, 28, 1), {}), "alexnet": ((32, 32, 3), {"width": 0.125}),
+    "googlenet": ((32, 32, 3), {"width": 0.125}), "resnet18": ((32, 32, 3), {}),
+    "resnet34": ((32, 32, 3), {}), "resnet50": ((32, 32, 3), {}),
+    "resnet20": ((16, 16, 3), {}), "resnet32": ((16, 16, 3), {}),
+    "resnet56": ((16, 16, 3), {}), "rnn": ((10, 2), {}), "lstm": ((10, 2), {}),
+}
+HEAVY = {"resnet34", "resnet50", "resnet56"}
+
+
+def test_registry_covers_every_model():
+    assert sorted(SMALL) == models.names()
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n for n in sorted(SMALL)])
+def test_build_train_step_and_keras_file(name, tmp_path, rng):
+    shape, kwargs = SMALL[name]
+    model = models.get(name, shape, 3, **kwargs)
+    x = rng.uniform(size=(4, *shape)).astype("float32")
+    y = rng.integers(0, 3, size=4)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    loss = model.train_on_batch(x, y)
+    assert np.isfinite(loss)
+    model.save(tmp_path / f"{name}.keras")
+    loaded = keras.saving.load_model(tmp_path / f"{name}.keras")
+    np.testing.assert_allclose(np.asarray(loaded.predict(x, verbose=0)),
+                               np.asarray(model.predict(x, verbose=0)), rtol=1e-4, atol=1e-5)
+
+
+def test_googlenet_aux_heads_give_three_outputs():
+    model = models.get("googlenet", (64, 64, 3), 5, width=0.125, aux_heads=True)
+    assert len(model.outputs) == 3
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="unknown model 'vgg'.*alexnet"):
+        models.get("vgg", (32, 32, 3), 10)
+    with pytest.raises(ValueError, match="num_classes must be a positive int"):
+        models.get("mlp", (8,), 0)
+    with pytest.raises(ValueError, match="dataset.image_size=32"):
+        models.get("lenet5", (8, 8, 1), 10)
+    with pytest.raises(ValueError, match="sequence inputs"):
+        models.get("lstm", (8, 8, 1), 10)
+    with pytest.raises(ValueError, match="output_activation must be one of"):
+        models.get("mlp", (8,), 3, output_activation="relu")
