@@ -1,0 +1,44 @@
+"""Every config option composes and every `_target_` in it instantiates."""
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+GROUPS = ["dataset", "model", "loss", "activation", "optimizer", "schedule", "trainer",
+          "experiment"]
+
+
+def options(group):
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+def _targets(node):
+    if isinstance(node, dict):
+        if "_target_" in node:
+            yield node
+        for value in node.values():
+            yield from _targets(value)
+
+
+@pytest.mark.parametrize("group,option", [(g, o) for g in GROUPS for o in options(g)])
+def test_option_composes_and_instantiates(group, option):
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        cfg = compose("config", overrides=[f"{group}={option}"])
+    container = OmegaConf.to_container(cfg, resolve=True)
+    for node in _targets(container):
+        obj = instantiate(node)
+        assert obj is not None
+
+
+def test_option_files_match_registries():
+    from dlkit import losses, models, optimizers, schedules
+
+    assert options("loss") == losses.names()
+    assert options("optimizer") == optimizers.names()
+    assert options("model") == models.names()
+    assert options("schedule") == sorted(schedules.NAMES)
