@@ -459,7 +459,8 @@ class Nadam(_MomentEstimates):
 
     def _mu(self, step, dtype):
         decay = _const(0.96, dtype)
-        return _const(self.beta_1, dtype) * (1.0 - 0.5 * ops.power(decay, step * self.schedule_decay))
+        beta_1 = _const(self.beta_1, dtype)
+        return beta_1 * (1.0 - 0.5 * ops.power(decay, step * self.schedule_decay))
 
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype

@@ -15,7 +15,6 @@ from omegaconf import DictConfig, OmegaConf
 from experiments.quiet import quiet_tensorflow, set_backend
 
 
-
 def _backend_from_argv(argv) -> str | None:
     for arg in argv:
         if arg.startswith("backend="):

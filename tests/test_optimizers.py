@@ -51,7 +51,9 @@ def np_steps(name, theta, grads, **h):
             if name == "adam":
                 m_hat = m / (1 - b1**t)
             else:
-                mu = lambda s: b1 * (1 - 0.5 * 0.96 ** (s * h.get("schedule_decay", 1.0)))  # noqa: E731
+                def mu(s, b1=b1):
+                    return b1 * (1 - 0.5 * 0.96 ** (s * h.get("schedule_decay", 1.0)))
+
                 prod = state.get("prod", 1.0) * mu(t)
                 state["prod"] = prod
                 m_hat = mu(t + 1) * m / (1 - prod * mu(t + 1)) + (1 - mu(t)) * g / (1 - prod)
@@ -75,7 +77,7 @@ HYPER = {
 def run_steps(opt, theta, grads, dtype):
     var = keras.Variable(theta.astype(dtype), dtype=dtype)
     for g in grads:
-        opt.apply_gradients([(keras.ops.convert_to_tensor(g.astype(dtype)), var)])
+        opt.apply_gradients([(keras.ops.convert_to_tensor(g.astype(dtype), dtype), var)])
     return keras.ops.convert_to_numpy(var)
 
 

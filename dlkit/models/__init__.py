@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import keras
 
-from dlkit.models._registry import REGISTRY
 from dlkit.models import alexnet, basic, googlenet, lenet, recurrent, resnet  # noqa: F401
+from dlkit.models._registry import REGISTRY
 
 
 def get(name: str, input_shape, num_classes: int, **kwargs) -> keras.Model:
