@@ -93,3 +93,11 @@ def test_runs_from_another_directory(tmp_path):
     elsewhere.mkdir()
     cli("trainer.epochs=1", "results_dir=out", "trainer.verbose=false", cwd=elsewhere)
     assert len(results(elsewhere / "out")) == 1
+
+
+def test_complexity_cli_prints_lenet5_table(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "experiments.complexity", "model=lenet5",
+                           "dataset.image_size=32"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "PartialConv2D" in proc.stdout and "340908" in proc.stdout and "151600" in proc.stdout
