@@ -98,10 +98,25 @@ class SeedOptimizer(keras.optimizers.Optimizer):
             self.assign_add(self._diag_grad_sq[i], ops.sum(ops.square(g)))
             self.assign_add(self._diag_update_sq[i], ops.sum(ops.square(u)))
 
-    def effective_step_size(self, variable):
-        """Mean of ``learning rate / adaptive denominator`` over the variable; ``None`` if the
-        method is not adaptive."""
+    def _denominator_numpy(self, variable, t):
+        """The adaptive denominator of the step at iteration ``t`` (numpy), or ``None`` for
+        methods that are not adaptive."""
         return None
+
+    def effective_step_size(self, variable, learning_rate=None, t=None):
+        """Mean of ``learning rate / adaptive denominator`` over the variable (a float), or
+        ``None`` if the method is not adaptive."""
+        if t is None:
+            t = max(int(ops.convert_to_numpy(self.iterations)), 1)
+        denominator = self._denominator_numpy(variable, t)
+        if denominator is None:
+            return None
+        if learning_rate is None:
+            learning_rate = float(ops.convert_to_numpy(self.learning_rate))
+        return float(np.mean(learning_rate / denominator))
+
+    def _numpy_slot(self, slots, variable):
+        return ops.convert_to_numpy(self._slot(slots, variable)).astype("float64")
 
     def diagnostics(self, variables, reset=True):
         """Summaries of the steps since the last reset, as a dict of floats.
@@ -118,28 +133,30 @@ class SeedOptimizer(keras.optimizers.Optimizer):
             ops.convert_to_numpy(self._diag_steps_start)
         )
         steps = max(steps, 1)
-        out, grad_total, update_total, effective = {}, 0.0, 0.0, []
-        for variable in variables:
-            i = self._get_variable_index(variable)
-            g_sq = float(ops.convert_to_numpy(self._diag_grad_sq[i])) / steps
-            u_sq = float(ops.convert_to_numpy(self._diag_update_sq[i])) / steps
-            grad_total += g_sq
-            update_total += u_sq
+        index = [self._get_variable_index(v) for v in variables]
+        sums = ops.convert_to_numpy(ops.stack(
+            [self._diag_grad_sq[i].value for i in index]
+            + [self._diag_update_sq[i].value for i in index]))
+        g_sq, u_sq = sums[:len(index)] / steps, sums[len(index):] / steps
+        lr = float(ops.convert_to_numpy(self.learning_rate))
+        t = max(int(ops.convert_to_numpy(self.iterations)), 1)
+        steps_sizes = [self.effective_step_size(v, lr, t) for v in variables]
+        adaptive = bool(steps_sizes) and all(step is not None for step in steps_sizes)
+        out = {}
+        for k, variable in enumerate(variables):
             weight_norm = float(np.linalg.norm(ops.convert_to_numpy(variable)))
-            out[f"grad_norm/{variable.path}"] = math.sqrt(g_sq)
-            out[f"update_ratio/{variable.path}"] = math.sqrt(u_sq) / max(weight_norm, 1e-12)
-            step = self.effective_step_size(variable)
-            if step is not None:
-                value = float(ops.convert_to_numpy(step))
-                out[f"effective_lr/{variable.path}"] = value
-                effective.append(value)
-        out["grad_norm"] = math.sqrt(grad_total)
-        out["update_norm"] = math.sqrt(update_total)
-        if effective:
-            out["effective_lr"] = float(np.mean(effective))
+            out[f"grad_norm/{variable.path}"] = math.sqrt(g_sq[k])
+            out[f"update_ratio/{variable.path}"] = math.sqrt(u_sq[k]) / max(weight_norm, 1e-12)
+            if adaptive:
+                out[f"effective_lr/{variable.path}"] = float(steps_sizes[k])
+        out["grad_norm"] = math.sqrt(float(g_sq.sum()))
+        out["update_norm"] = math.sqrt(float(u_sq.sum()))
+        if adaptive:
+            out["effective_lr"] = float(np.mean(steps_sizes))
         if reset:
+            zero = ops.zeros((), dtype="float32")
             for var in self._diag_grad_sq + self._diag_update_sq:
-                var.assign(ops.zeros((), dtype=var.dtype))
+                var.assign(zero)
             self._diag_steps_start.assign(ops.cast(self.iterations, "int64"))
         return out
 
@@ -246,8 +263,8 @@ class Adagrad(SeedOptimizer):
         self.assign_add(G, ops.square(gradient))
         self._apply(variable, lr * gradient / self._denominator(variable), gradient)
 
-    def effective_step_size(self, variable):
-        return ops.mean(ops.cast(self.learning_rate, "float32") / self._denominator(variable))
+    def _denominator_numpy(self, variable, t):
+        return np.sqrt(self._numpy_slot(self._accumulators, variable) + self.epsilon)
 
     def get_config(self):
         return {**super().get_config(), "epsilon": self.epsilon,
@@ -278,10 +295,10 @@ class Adadelta(SeedOptimizer):
         self._grad_averages, self._delta_averages = self.add_optimizer_variables(
             var_list, ["accumulated_grad", "accumulated_delta_var"])
 
-    def _denominator(self, variable):
-        eg2 = self._slot(self._grad_averages, variable)
-        edx2 = self._slot(self._delta_averages, variable)
-        return ops.sqrt(eg2 + self.epsilon) / ops.sqrt(edx2 + self.epsilon)
+    def _denominator_numpy(self, variable, t):
+        eg2 = self._numpy_slot(self._grad_averages, variable)
+        edx2 = self._numpy_slot(self._delta_averages, variable)
+        return np.sqrt(eg2 + self.epsilon) / np.sqrt(edx2 + self.epsilon)
 
     def update_step(self, gradient, variable, learning_rate):
         lr = ops.cast(learning_rate, variable.dtype)
@@ -293,9 +310,6 @@ class Adadelta(SeedOptimizer):
         delta = -ops.sqrt(edx2 + self.epsilon) / ops.sqrt(eg2 + self.epsilon) * gradient
         self.assign(edx2, rho * edx2 + (1.0 - rho) * ops.square(delta))
         self._apply(variable, -lr * delta, gradient)
-
-    def effective_step_size(self, variable):
-        return ops.mean(ops.cast(self.learning_rate, "float32") / self._denominator(variable))
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
@@ -329,8 +343,8 @@ class RMSprop(SeedOptimizer):
         self.assign(s, rho * s + (1.0 - rho) * ops.square(gradient))
         self._apply(variable, lr * gradient / self._denominator(variable), gradient)
 
-    def effective_step_size(self, variable):
-        return ops.mean(ops.cast(self.learning_rate, "float32") / self._denominator(variable))
+    def _denominator_numpy(self, variable, t):
+        return np.sqrt(self._numpy_slot(self._velocities, variable) + self.epsilon)
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
@@ -354,12 +368,10 @@ class _MomentEstimates(SeedOptimizer):
     def _step(self, dtype):
         return ops.cast(self.iterations + 1, dtype)
 
-    def effective_step_size(self, variable):
+    def _denominator_numpy(self, variable, t):
         # Read after a step: iterations already counts it, so t = iterations.
-        t = ops.maximum(ops.cast(self.iterations, "float32"), 1.0)
-        v = ops.cast(self._slot(self._v, variable), "float32")
-        v_hat = v / (1.0 - ops.power(self.beta_2, t))
-        return ops.mean(ops.cast(self.learning_rate, "float32") / (ops.sqrt(v_hat) + self.epsilon))
+        v_hat = self._numpy_slot(self._v, variable) / (1.0 - self.beta_2 ** t)
+        return np.sqrt(v_hat) + self.epsilon
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
@@ -422,11 +434,8 @@ class Adamax(_MomentEstimates):
         increment = lr / (1.0 - ops.power(b1, t)) * m / (u + self.epsilon)
         self._apply(variable, increment, gradient)
 
-    def effective_step_size(self, variable):
-        t = ops.maximum(ops.cast(self.iterations, "float32"), 1.0)
-        u = ops.cast(self._slot(self._v, variable), "float32")
-        lr = ops.cast(self.learning_rate, "float32")
-        return ops.mean(lr / (1.0 - ops.power(self.beta_1, t)) / (u + self.epsilon))
+    def _denominator_numpy(self, variable, t):
+        return (1.0 - self.beta_1 ** t) * (self._numpy_slot(self._v, variable) + self.epsilon)
 
 
 @keras.saving.register_keras_serializable(package="dlkit")
