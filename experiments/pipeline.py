@@ -139,13 +139,65 @@ def _progress(row, epochs, verbose):
     print("  ".join(parts), flush=True)
 
 
-def execute(cfg: dict, verbose: bool = True) -> dict:
-    """Run one configuration; return its ``result.json`` content."""
+def _determinism(cfg: dict) -> None:
+    """Seed every generator; with ``trainer.deterministic`` also make TensorFlow's kernels
+    deterministic (JAX and PyTorch on CPU already are)."""
     import keras
 
+    keras.utils.set_random_seed(cfg["seed"])
+    if cfg["trainer"].get("deterministic") and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def prepare(cfg: dict):
+    """Everything that can fail before training: checks, data, model, resume point.
+
+    Returns ``(dataset, labels, loop)``; raises ``RunSpecError`` naming what is wrong.
+    """
     from dlkit import data, schedules
+    from dlkit.training.loop import CheckpointError, EpochLoop
+
+    trainer = cfg["trainer"]
+    try:
+        _determinism(cfg)
+        ds_cfg = {k: v for k, v in cfg["dataset"].items() if k != "name"}
+        dataset = data.load(cfg["dataset"]["name"], seed=cfg["seed"], **ds_cfg)
+        model = build(cfg, dataset)
+    except RunSpecError:
+        raise
+    except (ValueError, TypeError) as err:
+        raise RunSpecError(str(err)) from None
+    labels = loss_pairing(cfg["loss"], dataset.task)[1]
+    ys = [_labels(y, labels, dataset.num_classes)
+          for y in (dataset.y_train, dataset.y_val, dataset.y_test)]
+    sched = dict(cfg["schedule"])
+    plateau = schedules.Plateau(**sched) if sched.pop("name") == "plateau" else None
+    run_dir = Path(cfg["results_dir"]) / cfg["name"] / run_id(cfg)
+    loop = EpochLoop(model, (dataset.x_train, ys[0], dataset.x_val, ys[1]),
+                     trainer["epochs"], batch_size(trainer, len(dataset.x_train)), cfg["seed"],
+                     run_dir, plateau=plateau, diagnostics=bool(trainer["diagnostics"]))
+    if trainer["resume"]:
+        try:
+            loop.resume()
+        except CheckpointError as err:
+            raise RunSpecError(str(err)) from None
+    return dataset, ys, loop
+
+
+def _evaluate(model, dataset, ys) -> dict:
+    metrics = {}
+    for split, x, y in (("train", dataset.x_train, ys[0]), ("val", dataset.x_val, ys[1]),
+                        ("test", dataset.x_test, ys[2])):
+        values = model.evaluate(x, y, verbose=0, return_dict=True, batch_size=min(1024, len(x)))
+        metrics.update({f"{split}_{k}": float(v) for k, v in values.items()})
+    return metrics
+
+
+def execute(cfg: dict, verbose: bool = True) -> dict:
+    """Run one configuration; return its ``result.json`` content."""
     from dlkit.training import environment
-    from dlkit.training.loop import EpochLoop
     from dlkit.training.tensorboard import TensorBoardLog
 
     check(cfg)
@@ -158,43 +210,25 @@ def execute(cfg: dict, verbose: bool = True) -> dict:
             if verbose:
                 print(f"skipping {run_dir}: already completed", flush=True)
             return previous
-    keras.utils.set_random_seed(cfg["seed"])
-    ds_cfg = {k: v for k, v in cfg["dataset"].items() if k != "name"}
-    dataset = data.load(cfg["dataset"]["name"], seed=cfg["seed"], **ds_cfg)
-    model = build(cfg, dataset)
-    labels = loss_pairing(cfg["loss"], dataset.task)[1]
-    y_train, y_val, y_test = (_labels(y, labels, dataset.num_classes)
-                              for y in (dataset.y_train, dataset.y_val, dataset.y_test))
-
     if run_dir.exists() and not trainer["resume"]:
         import shutil
 
         shutil.rmtree(run_dir)
+    dataset, ys, loop = prepare(cfg)
+    loop.on_epoch = lambda row: _progress(row, trainer["epochs"], verbose)
+
     run_dir.mkdir(parents=True, exist_ok=True)
     result_path.unlink(missing_ok=True)
     atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
-    sched = dict(cfg["schedule"])
-    plateau = schedules.Plateau(**sched) if sched.pop("name") == "plateau" else None
     base = {"run_id": run_dir.name, "seed": cfg["seed"], "config": cfg,
             "versions": environment.versions(), "hardware": environment.hardware(),
             "data": {"name": dataset.name, "task": dataset.task, **dataset.sizes()},
-            "params": int(model.count_params())}
+            "params": int(loop.model.count_params())}
     tensorboard = TensorBoardLog(run_dir / "tensorboard")
     t0 = time.perf_counter()
     try:
-        loop = EpochLoop(model, (dataset.x_train, y_train, dataset.x_val, y_val),
-                         trainer["epochs"], batch_size(trainer, len(dataset.x_train)),
-                         cfg["seed"], run_dir, plateau=plateau,
-                         diagnostics=bool(trainer["diagnostics"]),
-                         on_epoch=lambda row: _progress(row, trainer["epochs"], verbose))
-        outcome = loop.run(tensorboard, resume=bool(trainer["resume"]))
-        metrics = {}
-        if outcome.status == "completed":
-            for split, x, y in (("train", dataset.x_train, y_train),
-                                ("val", dataset.x_val, y_val), ("test", dataset.x_test, y_test)):
-                values = loop.model.evaluate(x, y, verbose=0, return_dict=True,
-                                             batch_size=min(1024, len(x)))
-                metrics.update({f"{split}_{k}": float(v) for k, v in values.items()})
+        outcome = loop.run(tensorboard)
+        metrics = _evaluate(loop.model, dataset, ys) if outcome.status == "completed" else {}
         result = {**base, "status": outcome.status, "metrics": metrics,
                   "epochs_completed": outcome.epochs_completed,
                   "resumed_from_epoch": outcome.resumed_from,
@@ -204,8 +238,8 @@ def execute(cfg: dict, verbose: bool = True) -> dict:
                                             outcome.epochs_completed}, run_dir.name)
     except Exception as err:
         atomic_write_text(run_dir / "traceback.txt", traceback.format_exc())
-        result = {**base, "status": "failed", "metrics": {}, "epochs_completed": 0,
-                  "error": f"{type(err).__name__}: {err}",
+        result = {**base, "status": "failed", "metrics": {},
+                  "epochs_completed": loop.epochs_done, "error": f"{type(err).__name__}: {err}",
                   "wall_time_s": time.perf_counter() - t0}
         atomic_write_json(result_path, result)
         raise RunFailed(f"run {run_dir} failed: {type(err).__name__}: {err}") from err
@@ -214,6 +248,7 @@ def execute(cfg: dict, verbose: bool = True) -> dict:
     atomic_write_json(result_path, result)
     if verbose:
         shown = {k: round(v, 4) for k, v in result["metrics"].items() if k.startswith("test_")}
-        print(f"{result['status']}: {run_dir}  {shown}  ({result['wall_time_s']:.1f}s)",
+        extra = f" at epoch {result['diverged_epoch']}" if result["diverged_epoch"] else ""
+        print(f"{result['status']}{extra}: {run_dir}  {shown}  ({result['wall_time_s']:.1f}s)",
               flush=True)
     return result

@@ -16,7 +16,7 @@ def set_backend(backend: str | None) -> None:
 
 def quiet_tensorflow() -> None:
     """Import TensorFlow (when installed) with its C++ start-up logging silenced."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     if os.environ.get("DLKIT_VERBOSE_TF"):
         return

@@ -105,12 +105,17 @@ class EpochLoop:
         self.checkpoint_dir = self.run_dir / "checkpoints"
         self.state_path = self.run_dir / "state.json"
         self.history_path = self.run_dir / "history.csv"
+        self.start_epoch, self.rows = 0, []
+
+    @property
+    def epochs_done(self) -> int:
+        return len(self.rows)
 
     # ---- resume -------------------------------------------------------------------------
-    def resume_point(self):
-        """(model, epoch, history) from the last checkpoint, or ``None`` to start fresh."""
+    def resume(self) -> bool:
+        """Load the last checkpoint, its epoch and history, if the run folder has one."""
         if not self.state_path.exists():
-            return None
+            return False
         state = read_json(self.state_path)
         checkpoint = self.checkpoint_dir / state["checkpoint"]
         try:
@@ -121,8 +126,9 @@ class EpochLoop:
                 f"{err}); delete the run folder or pass trainer.resume=false") from None
         if self.plateau is not None and state.get("plateau"):
             self.plateau.load_state(state["plateau"])
-        history = [r for r in read_history(self.history_path) if r["epoch"] <= state["epoch"]]
-        return model, int(state["epoch"]), history
+        self.model, self.start_epoch = model, int(state["epoch"])
+        self.rows = [r for r in read_history(self.history_path) if r["epoch"] <= self.start_epoch]
+        return True
 
     # ---- one epoch ----------------------------------------------------------------------
     def _order(self, epoch: int) -> np.ndarray:
@@ -144,18 +150,19 @@ class EpochLoop:
         for old in sorted(self.checkpoint_dir.glob("epoch_*.keras"))[:-self.keep]:
             old.unlink()
 
-    def run(self, tensorboard: TensorBoardLog, resume=True) -> Outcome:
-        start, rows = 0, []
-        point = self.resume_point() if resume else None
-        if point is not None:
-            self.model, start, rows = point
+    def run(self, tensorboard: TensorBoardLog) -> Outcome:
+        """Train from ``start_epoch`` (0, or where ``resume()`` left it) to ``epochs``."""
+        start, rows = self.start_epoch, self.rows
         if tensorboard.logdir.exists():
             shutil.rmtree(tensorboard.logdir)  # rebuilt from history: no repeated epochs
         for row in rows:
             tensorboard.history_row(row)
         outcome = Outcome("completed", start, rows, resumed_from=start)
         batch_size = min(self.batch_size, len(self.x))
+        fault = os.environ.get("DLKIT_FAULT_EPOCH")
         for epoch in range(start, self.epochs):
+            if fault and int(fault) == epoch + 1:
+                raise RuntimeError(f"fault injected by DLKIT_FAULT_EPOCH={fault}")
             order = self._order(epoch)
             stopper = _StopOnNonFinite()
             t0 = time.perf_counter()

@@ -1,0 +1,155 @@
+"""Sweeps that survive faults: resume after SIGKILL, divergence, failures, determinism,
+corrupt checkpoints and parallel workers. Every case runs the real CLI."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+FAST = ["dataset.subset=600", "model.width=32", "trainer.verbose=false"]
+
+
+def cli(*args, cwd, env=None, check=True, timeout=600):
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    proc = subprocess.run([sys.executable, "-m", "experiments.run", *args], cwd=cwd,
+                          env=full_env, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def runs(root):
+    return {p.parent.name: json.loads(p.read_text()) for p in Path(root).rglob("result.json")}
+
+
+def history(run_dir):
+    return pd.read_csv(Path(run_dir) / "history.csv").drop(columns=["epoch_time_s"])
+
+
+def tensorboard_steps(run_dir, tag="epoch_loss"):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(Path(run_dir) / "tensorboard" / "train"),
+                           size_guidance={"tensors": 0})
+    acc.Reload()
+    return [event.step for event in acc.Tensors(tag)]
+
+
+@pytest.mark.slow
+def test_sigkill_mid_sweep_then_rerun_completes_every_run_once(tmp_path):
+    args = ["-m", "seed=0,1", "trainer.epochs=6", f"results_dir={tmp_path}/killed", *FAST]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "experiments.run", *args], cwd=tmp_path,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 300
+    killed_at = None
+    while time.time() < deadline:
+        states = list((tmp_path / "killed").rglob("state.json"))
+        epochs = [json.loads(s.read_text())["epoch"] for s in states if s.stat().st_size]
+        if epochs and max(epochs) >= 3:
+            time.sleep(0.15)  # into the next epoch
+            os.killpg(proc.pid, signal.SIGKILL)
+            killed_at = max(epochs)
+            break
+        time.sleep(0.05)
+    proc.wait()
+    assert killed_at is not None, "the sweep never reached epoch 3"
+    assert not any(r["status"] == "completed" and r["epochs_completed"] < 6
+                   for r in runs(tmp_path / "killed").values())
+    # every state.json names a checkpoint that loads
+    import keras
+
+    import dlkit  # noqa: F401  (registers dlkit's classes for load_model)
+
+    for state in (tmp_path / "killed").rglob("state.json"):
+        name = json.loads(state.read_text())["checkpoint"]
+        keras.saving.load_model(state.parent / "checkpoints" / name)
+
+    cli(*args, cwd=tmp_path)
+    cli("-m", "seed=0,1", "trainer.epochs=6", f"results_dir={tmp_path}/straight", *FAST,
+        cwd=tmp_path)
+    killed, straight = runs(tmp_path / "killed"), runs(tmp_path / "straight")
+    assert sorted(killed) == sorted(straight) and len(killed) == 2  # same run identities
+    assert any(r.get("resumed_from_epoch", 0) > 0 for r in killed.values())
+    for run_id, result in killed.items():
+        assert result["status"] == "completed" and result["epochs_completed"] == 6
+        run_dir = tmp_path / "killed" / "default" / run_id
+        h = history(run_dir)
+        assert list(h["epoch"]) == [1, 2, 3, 4, 5, 6]
+        assert tensorboard_steps(run_dir) == [1, 2, 3, 4, 5, 6]
+        pd.testing.assert_frame_equal(h, history(tmp_path / "straight" / "default" / run_id),
+                                      rtol=1e-6)
+        for key, value in straight[run_id]["metrics"].items():
+            assert result["metrics"][key] == pytest.approx(value, rel=1e-6), key
+
+
+def test_same_seed_same_history_different_seed_differs(tmp_path):
+    for folder in ("a", "b"):
+        cli("trainer.epochs=3", f"results_dir={tmp_path}/{folder}", *FAST, cwd=tmp_path)
+    cli("trainer.epochs=3", "seed=1", f"results_dir={tmp_path}/a", *FAST, cwd=tmp_path)
+    (a0,), (b0,) = ([p.parent for p in (tmp_path / f).rglob("result.json") if "_s0_" in str(p)]
+                    for f in ("a", "b"))
+    (a1,) = [p.parent for p in (tmp_path / "a").rglob("result.json") if "_s1_" in str(p)]
+    pd.testing.assert_frame_equal(history(a0), history(b0), check_exact=True)
+    assert not np.allclose(history(a0)["loss"], history(a1)["loss"])
+
+
+def test_divergence_stops_the_run_and_records_the_epoch(tmp_path):
+    cli("dataset=diabetes", "loss=mse", "optimizer=sgd", "optimizer.learning_rate=50",
+        "trainer.epochs=5", f"results_dir={tmp_path}", "trainer.verbose=false", cwd=tmp_path)
+    (result,) = runs(tmp_path).values()
+    assert result["status"] == "diverged" and result["diverged_epoch"] == 1
+    assert result["metrics"] == {}
+
+
+def test_failure_is_recorded_sweep_goes_on_and_exits_nonzero(tmp_path):
+    proc = cli("-m", "seed=0,1", "trainer.epochs=2", f"results_dir={tmp_path}", *FAST,
+               cwd=tmp_path, env={"DLKIT_FAULT_EPOCH": "2"}, check=False)
+    assert proc.returncode != 0
+    results = runs(tmp_path)
+    assert len(results) == 2 and {r["status"] for r in results.values()} == {"failed"}
+    assert "2 run(s) failed" in proc.stderr
+    for run_id, result in results.items():
+        assert run_id in proc.stderr and result["epochs_completed"] == 1
+        assert "DLKIT_FAULT_EPOCH" in (tmp_path / "default" / run_id / "traceback.txt").read_text()
+    from experiments.report import load
+
+    assert list(load(tmp_path)["status"]) == ["failed", "failed"]
+    # the same command without the fault resumes both from epoch 1 and completes them
+    cli("-m", "seed=0,1", "trainer.epochs=2", f"results_dir={tmp_path}", *FAST, cwd=tmp_path)
+    assert {r["status"] for r in runs(tmp_path).values()} == {"completed"}
+    assert all(r["resumed_from_epoch"] == 1 for r in runs(tmp_path).values())
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
+    cli("trainer.epochs=2", f"results_dir={tmp_path}", *FAST, cwd=tmp_path,
+        env={"DLKIT_FAULT_EPOCH": "2"}, check=False)
+    (state,) = tmp_path.rglob("state.json")
+    name = json.loads(state.read_text())["checkpoint"]
+    (state.parent / "checkpoints" / name).write_bytes(b"garbage")
+    proc = cli("trainer.epochs=2", f"results_dir={tmp_path}", *FAST, cwd=tmp_path, check=False)
+    assert proc.returncode != 0
+    assert "cannot be loaded" in proc.stderr and "trainer.resume=false" in proc.stderr
+    assert all(r["status"] != "completed" for r in runs(tmp_path).values())
+    cli("trainer.epochs=2", "trainer.resume=false", f"results_dir={tmp_path}", *FAST,
+        cwd=tmp_path)
+    assert [r["status"] for r in runs(tmp_path).values()] == ["completed"]
+
+
+@pytest.mark.slow
+def test_joblib_launcher_two_workers_never_collide(tmp_path):
+    cli("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=0,1",
+        "activation=relu,tanh", "trainer.epochs=2", f"results_dir={tmp_path}", *FAST,
+        cwd=tmp_path)
+    results = runs(tmp_path)
+    assert len(results) == 4 and all(r["status"] == "completed" for r in results.values())
+    for run_id in results:
+        assert list(history(tmp_path / "default" / run_id)["epoch"]) == [1, 2]
