@@ -29,6 +29,26 @@ def _positive_int(value, key):
     return value
 
 
+NATURAL_DATASETS = {"classification": "digits", "regression": "diabetes"}
+
+
+def resolve(cfg: dict) -> dict:
+    """Fill in what the configuration leaves to the suite: ``dataset=natural`` becomes the
+    loss's natural dataset (digits or diabetes) and ``trainer.lr_scale`` multiplies the
+    optimizer's learning rate."""
+    cfg = dict(cfg)
+    if cfg["dataset"]["name"] == "natural":
+        cfg["dataset"] = {"name": NATURAL_DATASETS[cfg["loss"]["task"]]}
+    scale = cfg["trainer"].get("lr_scale", 1.0)
+    if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not scale > 0:
+        raise RunSpecError(f"trainer.lr_scale={scale!r} is not accepted: it must be a "
+                           "positive number")
+    if scale != 1.0:
+        cfg["optimizer"] = {**cfg["optimizer"],
+                            "learning_rate": cfg["optimizer"]["learning_rate"] * scale}
+    return cfg
+
+
 def check(cfg: dict) -> None:
     """Reject what cannot run, naming the bad value and what is accepted."""
     from dlkit import data
@@ -200,6 +220,7 @@ def execute(cfg: dict, verbose: bool = True) -> dict:
     from dlkit.training import environment
     from dlkit.training.tensorboard import TensorBoardLog
 
+    cfg = resolve(cfg)
     check(cfg)
     trainer = cfg["trainer"]
     run_dir = Path(cfg["results_dir"]) / cfg["name"] / run_id(cfg)
