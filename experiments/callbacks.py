@@ -10,6 +10,25 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 
 
+def sweep_size(config) -> int:
+    """Number of jobs of a basic sweep: the product of the value counts of every swept key,
+    from ``hydra.sweeper.params`` and the command line (which wins for the same key)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    swept = {}
+    params = config.hydra.sweeper.get("params") or {}
+    for key, value in params.items():
+        swept[key] = parser.parse_overrides([f"{key}={value}"])[0]
+    for override in parser.parse_overrides(list(config.hydra.overrides.task)):
+        swept[override.get_key_element()] = override
+    total = 1
+    for override in swept.values():
+        if override.is_sweep_override():
+            total *= len(list(override.sweep_string_iterator()))
+    return total
+
+
 class SweepStatus(Callback):
     """Prints ``run k of N`` with elapsed and estimated remaining time, and at the end of a
     multirun exits with status 1 listing the runs whose ``result.json`` says ``failed``."""
@@ -21,16 +40,8 @@ class SweepStatus(Callback):
     def on_multirun_start(self, config, **kwargs):
         self.start = time.time()
         try:
-            from hydra.core.override_parser.overrides_parser import OverridesParser
-
-            parser = OverridesParser.create()
-            overrides = parser.parse_overrides(list(config.hydra.overrides.task))
-            total = 1
-            for override in overrides:
-                if override.is_sweep_override():
-                    total *= len(list(override.sweep_string_iterator()))
-            self.total = total
-        except Exception:
+            self.total = sweep_size(config)
+        except Exception:  # a progress line must never stop a sweep
             self.total = None
 
     def on_job_start(self, config, **kwargs):

@@ -1,9 +1,13 @@
-"""Collect every ``result.json`` under a folder into one tidy table.
+"""Collect every ``result.json`` under a folder into tidy tables, figures and claim verdicts.
 
-    python -m experiments.report results/default
+    python -m experiments.report results/default                 # table + results.csv
+    python -m experiments.report results --figures --claims --out results/reference
 
-prints the table (one row per run: the swept configuration keys, then status and metrics)
-and writes ``results.csv`` in that folder. From Python: ``experiments.report.load(path)``.
+For each sweep (the ``name`` of its runs) it also writes ``<name>_summary.csv``: mean,
+standard deviation and 95% confidence interval over seeds per configuration, with
+epochs-to-target and time-to-target columns. ``--figures`` saves learning curves with seed
+bands (and a loss-by-activation heat map); ``--claims`` writes ``claims.md`` with a verdict
+per seed claim. From Python: ``experiments.report.load(path)``.
 """
 
 from __future__ import annotations
@@ -11,17 +15,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
 
 ID_COLUMNS = ["run_id", "status", "seed", "epochs_completed", "wall_time_s"]
+METRIC_PREFIXES = ("train_", "val_", "test_")
 
 
 def _flatten(node: dict, prefix: str = "") -> dict:
     out = {}
     for key, value in node.items():
-        if key in ("hydra", "instance", "also") or key.startswith("_"):
+        if key in ("hydra", "instance", "also", "sizes") or key.startswith("_"):
             continue
         if prefix == "loss." and key in ("task", "output_activation", "labels"):
             continue  # fixed by loss.name
@@ -33,9 +39,10 @@ def _flatten(node: dict, prefix: str = "") -> dict:
     return out
 
 
-def load(path) -> pd.DataFrame:
-    """One row per run under ``path``: configuration keys that differ between runs
-    (``config.*``), then ``run_id``, ``status``, …, then the final metrics."""
+def load(path, all_columns: bool = False) -> pd.DataFrame:
+    """One row per run under ``path``: the configuration keys that differ between runs
+    (every key with ``all_columns``), then ``run_id``, ``status``, ``seed``, …, the final
+    metrics and the run folder's ``path``."""
     root = Path(path)
     if not root.exists():
         raise ValueError(f"results path {str(root)!r} does not exist")
@@ -54,34 +61,130 @@ def load(path) -> pd.DataFrame:
     if frame.empty:
         return frame
     config_cols = [c for c in frame.columns if c.startswith("config.")]
-    varying = [c for c in config_cols
-               if c != "config.seed" and frame[c].astype(str).nunique() > 1]
-    metric_cols = [c for c in frame.columns if c not in config_cols and c not in ID_COLUMNS
-                   and c != "path"]
-    frame = frame[varying + ID_COLUMNS + sorted(metric_cols) + ["path"]]
+    keep = [c for c in config_cols if c != "config.seed" and
+            (all_columns or frame[c].astype(str).nunique() > 1)]
+    metric_cols = sorted(c for c in frame.columns if c.startswith(METRIC_PREFIXES))
+    frame = frame[keep + ID_COLUMNS + metric_cols + ["path"]]
     frame.columns = [c.removeprefix("config.") for c in frame.columns]
-    keys = [c.removeprefix("config.") for c in varying] + ["seed"]
-    return frame.sort_values(keys).reset_index(drop=True)
+    keys = [c.removeprefix("config.") for c in keep if frame[c.removeprefix("config.")]
+            .astype(str).nunique() > 1] + ["seed"]
+    return frame.sort_values(keys, key=lambda s: s.astype(str)).reset_index(drop=True)
+
+
+@lru_cache(maxsize=4096)
+def history(run_path: str) -> pd.DataFrame:
+    """A run's ``history.csv`` (empty if missing)."""
+    file = Path(run_path) / "history.csv"
+    return pd.read_csv(file) if file.exists() else pd.DataFrame({"epoch": []})
+
+
+def _varying(frame: pd.DataFrame) -> list[str]:
+    config = [c for c in frame.columns if c not in ID_COLUMNS and c != "path"
+              and not c.startswith(METRIC_PREFIXES) and c != "name"]
+    return [c for c in config if frame[c].astype(str).nunique() > 1]
+
+
+def summarize(runs: pd.DataFrame, target: tuple[str, float] | None) -> pd.DataFrame:
+    """Aggregate one sweep's runs over seeds (mean, std, 95% CI), with epochs- and
+    time-to-target when ``target`` (column, value) is given."""
+    from dlkit.analysis import stats
+
+    runs = runs.copy()
+    metrics = [c for c in runs.columns if c.startswith(METRIC_PREFIXES)]
+    if target is not None:
+        column, value = target
+        higher = not column.endswith("loss")
+        runs["epochs_to_target"] = [stats.epochs_to_target(history(p), column, value, higher)
+                                    for p in runs["path"]]
+        runs["time_to_target_s"] = [stats.time_to_target(history(p), column, value, higher)
+                                    for p in runs["path"]]
+        metrics += ["epochs_to_target", "time_to_target_s"]
+    by = _varying(runs) or ["name"]
+    return stats.aggregate(runs, by, metrics)
+
+
+def figures(runs: pd.DataFrame, out: Path, name: str) -> list[Path]:
+    from dlkit.analysis import figures as fig
+
+    made = []
+    by = _varying(runs) or ["name"]
+    curve_by = [c for c in by if c not in ("trainer.lr_scale",)] or by
+    for column in ("val_loss", "val_accuracy"):
+        if column in runs and runs[column].notna().any():
+            path = fig.learning_curves(runs, history, curve_by, column,
+                                       out / f"{name}_{column}.png", f"{name}: {column}")
+            if path:
+                made.append(path)
+    if {"loss.name", "activation.name"} <= set(by):
+        for value in ("test_loss", "test_accuracy"):
+            if value in runs and runs[value].notna().any():
+                made.append(fig.heatmap(runs, "loss.name", "activation.name", value,
+                                        out / f"{name}_heatmap_{value}.png",
+                                        f"{name}: {value} (mean over seeds)"))
+    return made
+
+
+def _parse_target(text: str | None):
+    if not text:
+        return None
+    column, _, value = text.partition("=")
+    try:
+        return column, float(value)
+    except ValueError:
+        raise SystemExit(f"--target {text!r} is not accepted: use COLUMN=VALUE, e.g. "
+                         "val_accuracy=0.9") from None
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m experiments.report", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("path", help="a results folder, e.g. results/default")
+    parser.add_argument("path", help="a results folder, e.g. results/default or results")
+    parser.add_argument("--out", help="where tables and figures go (default: PATH)")
+    parser.add_argument("--target", default="val_accuracy=0.9",
+                        help="COLUMN=VALUE for epochs/time-to-target (default val_accuracy=0.9)")
+    parser.add_argument("--figures", action="store_true", help="save PNG figures")
+    parser.add_argument("--claims", action="store_true", help="write claims.md")
+    parser.add_argument("--trajectories", help="trajectories.csv of experiments.trajectories "
+                        "(default: PATH/trajectories/trajectories.csv if present)")
     args = parser.parse_args(argv)
     try:
-        frame = load(args.path)
+        frame = load(args.path, all_columns=True)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if frame.empty:
         print(f"no result.json under {args.path}", file=sys.stderr)
         return 1
+    out = Path(args.out or args.path)
+    out.mkdir(parents=True, exist_ok=True)
+    target = _parse_target(args.target)
+    shown = load(args.path)
     with pd.option_context("display.max_columns", None, "display.width", 200):
-        print(frame.drop(columns=["path"]).to_string(index=False))
-    out = Path(args.path) / "results.csv"
-    frame.to_csv(out, index=False)
-    print(f"\n{len(frame)} runs -> {out}")
+        print(shown.drop(columns=["path"]).to_string(index=False))
+    shown.to_csv(out / "results.csv", index=False)
+    print(f"\n{len(frame)} runs -> {out / 'results.csv'}")
+    for name, runs in frame.groupby("name", sort=True):
+        runs = runs.dropna(axis=1, how="all")
+        has_target = target is not None and target[0] in history(runs["path"].iloc[0])
+        summary = summarize(runs[runs["status"] == "completed"] if
+                            (runs["status"] == "completed").any() else runs,
+                            target if has_target else None)
+        summary.to_csv(out / f"{name}_summary.csv", index=False)
+        print(f"{name}: {len(runs)} runs -> {out / f'{name}_summary.csv'}")
+        if args.figures:
+            for path in figures(runs, out, name):
+                print(f"  figure {path}")
+    if args.claims:
+        from dlkit.analysis import claims
+
+        trajectories_csv = Path(args.trajectories) if args.trajectories else \
+            Path(args.path) / "trajectories" / "trajectories.csv"
+        traj = pd.read_csv(trajectories_csv) if trajectories_csv.exists() else None
+        verdicts = claims.evaluate_all(frame, history, traj)
+        (out / "claims.md").write_text(claims.to_markdown(verdicts), encoding="utf-8")
+        for v in verdicts:
+            print(f"  [{v.verdict}] {v.claim}")
+        print(f"claims -> {out / 'claims.md'}")
     return 0
 
 

@@ -1,0 +1,92 @@
+"""Aggregation over seeds, confidence intervals, epochs- and time-to-target."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+
+def ci95(values) -> float:
+    """Half-width of the 95% confidence interval of the mean (Student t), NaN for n < 2."""
+    values = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
+    n = len(values)
+    if n < 2:
+        return math.nan
+    return float(stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / math.sqrt(n))
+
+
+def aggregate(frame: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.DataFrame:
+    """Per group of ``by``: ``n`` runs and, per metric, mean, std and 95% CI half-width."""
+    rows = []
+    for key, group in frame.groupby(by, dropna=False, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        row = dict(zip(by, key))
+        row["n"] = len(group)
+        for metric in metrics:
+            values = pd.to_numeric(group[metric], errors="coerce").dropna()
+            row[f"{metric}_mean"] = float(values.mean()) if len(values) else math.nan
+            row[f"{metric}_std"] = float(values.std(ddof=1)) if len(values) > 1 else math.nan
+            row[f"{metric}_ci95"] = ci95(values)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def epochs_to_target(history: pd.DataFrame, column: str, target: float,
+                     higher_is_better: bool = True) -> float:
+    """First epoch whose ``column`` reaches ``target`` (NaN if it never does)."""
+    if column not in history:
+        return math.nan
+    values = pd.to_numeric(history[column], errors="coerce")
+    hit = values >= target if higher_is_better else values <= target
+    if not hit.any():
+        return math.nan
+    return float(history.loc[hit.idxmax(), "epoch"])
+
+
+def time_to_target(history: pd.DataFrame, column: str, target: float,
+                   higher_is_better: bool = True) -> float:
+    """Training seconds (sum of ``epoch_time_s``) until ``column`` reaches ``target``."""
+    epoch = epochs_to_target(history, column, target, higher_is_better)
+    if math.isnan(epoch) or "epoch_time_s" not in history:
+        return math.nan
+    return float(history.loc[history["epoch"] <= epoch, "epoch_time_s"].sum())
+
+
+def roughness(series) -> float:
+    """Mean absolute change between successive epochs of a curve (0 for a flat one)."""
+    values = np.asarray(pd.to_numeric(pd.Series(series), errors="coerce").dropna(), float)
+    if len(values) < 2:
+        return math.nan
+    return float(np.mean(np.abs(np.diff(values))))
+
+
+def compare(a, b, expect: str = "less", alpha: float = 0.05) -> dict:
+    """Welch's t-test of ``mean(a)`` against ``mean(b)``.
+
+    ``verdict``: ``supported`` when the difference has the expected sign (``a < b`` for
+    ``expect="less"``) and p < alpha; ``not supported`` when it is significant the other
+    way; ``inconclusive`` otherwise (too few values or no significant difference).
+    """
+    a = np.asarray([v for v in a if v is not None and np.isfinite(v)], float)
+    b = np.asarray([v for v in b if v is not None and np.isfinite(v)], float)
+    out = {"mean_a": float(a.mean()) if len(a) else math.nan,
+           "mean_b": float(b.mean()) if len(b) else math.nan, "n_a": len(a), "n_b": len(b),
+           "p": math.nan}
+    if len(a) < 2 or len(b) < 2:
+        out["verdict"] = "inconclusive"
+        return out
+    if np.all(a == a[0]) and np.all(b == b[0]) and a[0] != b[0]:
+        p = 0.0
+    else:
+        p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    out["p"] = p
+    right_way = out["mean_a"] < out["mean_b"] if expect == "less" else \
+        out["mean_a"] > out["mean_b"]
+    if p < alpha:
+        out["verdict"] = "supported" if right_way else "not supported"
+    else:
+        out["verdict"] = "inconclusive"
+    return out
