@@ -54,13 +54,13 @@ def _runs(rows):
 
 def test_ce_vs_mse_claim_verdicts():
     rows, curves = [], {}
-    for loss, reach in (("cross_entropy", 3), ("mse", 9)):
+    for loss in ("cross_entropy", "mse"):
         for seed in range(3):
             rows.append({"name": "mse_vs_ce", "loss.name": loss, "seed": seed,
                          "trainer.epochs": 10, "dataset.name": "digits",
                          "test_accuracy": 0.9})
     runs = _runs(rows)
-    for i, row in runs.iterrows():
+    for _, row in runs.iterrows():
         reach = (3 if row["loss.name"] == "cross_entropy" else 8) + row["seed"] % 2
         acc = np.where(np.arange(1, 11) >= reach, 0.95, 0.5)
         curves[row["path"]] = pd.DataFrame({"epoch": np.arange(1, 11), "val_accuracy": acc})
@@ -144,3 +144,16 @@ def test_markdown_lists_every_verdict():
                        pd.DataFrame({"a": [1.0]}))
     text = claims.to_markdown([v])
     assert "## A claim." in text and "**supported**" in text and "|   a |" in text
+
+
+def test_trajectories_use_the_optimizers_and_draw(tmp_path):
+    from dlkit.testfunctions import FUNCTIONS
+    from experiments.trajectories import main, run_path
+
+    # plain SGD on the ravine: x shrinks by (1 - lr) each step, exactly
+    path = run_path("sgd", FUNCTIONS["ravine"], steps=10)
+    lr = float(np.float32(FUNCTIONS["ravine"].lr_plain))  # Keras keeps the rate in float32
+    np.testing.assert_allclose(path["x"].iloc[-1], -8.0 * (1 - lr) ** 10, rtol=1e-12)
+    assert main(["--steps", "5", "--functions", "ravine", "--out", str(tmp_path)]) == 0
+    table = pd.read_csv(tmp_path / "trajectories.csv")
+    assert len(set(table["optimizer"])) == 9 and (tmp_path / "ravine.png").stat().st_size > 0
