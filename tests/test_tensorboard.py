@@ -1,0 +1,117 @@
+"""TensorBoard logs, read back with TensorBoard's own reader and through a real
+``tensorboard`` server's HTTP data API, as the dashboard reads them."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("tensorflow")
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tb")
+    subprocess.run([sys.executable, "-m", "experiments.run", "-m", "activation=relu,tanh",
+                    "trainer.epochs=3", "dataset.subset=400", f"results_dir={root}",
+                    "trainer.verbose=false"], cwd=root, check=True, capture_output=True,
+                   timeout=600)
+    return root / "default"
+
+
+def test_event_files_hold_every_epoch(sweep):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    runs = sorted(p for p in sweep.iterdir() if (p / "tensorboard").is_dir())
+    assert len(runs) == 2
+    for run in runs:
+        for split, tags in (("train", {"epoch_loss", "epoch_accuracy", "epoch_learning_rate"}),
+                            ("validation", {"epoch_loss", "epoch_accuracy"})):
+            acc = EventAccumulator(str(run / "tensorboard" / split), size_guidance={"tensors": 0})
+            acc.Reload()
+            assert tags <= set(acc.Tags()["tensors"])
+            assert [e.step for e in acc.Tensors("epoch_loss")] == [1, 2, 3]
+        history = (run / "history.csv").read_text().splitlines()
+        acc = EventAccumulator(str(run / "tensorboard" / "train"), size_guidance={"tensors": 0})
+        acc.Reload()
+        first_loss = float(history[1].split(",")[1])
+        import tensorflow as tf
+
+        logged = float(tf.make_ndarray(acc.Tensors("epoch_loss")[0].tensor_proto))
+        assert logged == pytest.approx(first_loss, rel=1e-6)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _request(url, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, headers={
+        "Content-Type": "application/json", "X-XSRF-Protected": "1"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+@pytest.mark.slow
+def test_tensorboard_server_lists_runs_hparams_and_metrics(sweep):
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(sweep),
+                               "--host", "127.0.0.1", "--port", str(port),
+                               "--reload_interval", "1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env={**os.environ})
+    try:
+        deadline = time.time() + 90
+        runs = None
+        while time.time() < deadline:
+            try:
+                runs = _request(f"{base}/data/runs")
+                if len(runs) >= 6:
+                    break
+            except OSError:
+                pass
+            time.sleep(1)
+        assert runs, "tensorboard did not answer"
+        run_ids = {Path(r).parts[0] for r in runs}
+        assert len(run_ids) == 2 and any(r.endswith("/tensorboard/train") for r in runs)
+
+        experiment = {}
+        while time.time() < deadline:
+            experiment = _request(f"{base}/data/plugin/hparams/experiment",
+                                  {"experimentName": ""})
+            if experiment.get("hparamInfos") and experiment.get("metricInfos"):
+                break
+            time.sleep(1)
+        hparams = {h["name"] for h in experiment["hparamInfos"]}
+        assert {"activation.name", "seed", "optimizer.learning_rate"} <= hparams
+        metrics = {m["name"]["tag"] for m in experiment["metricInfos"]}
+        assert "final/test_accuracy" in metrics and "epoch_loss" in metrics
+
+        groups = _request(f"{base}/data/plugin/hparams/session_groups", {
+            "experimentName": "", "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS",
+                                                      "STATUS_FAILURE", "STATUS_RUNNING"],
+            "colParams": [], "startIndex": 0, "sliceSize": 100})
+        sessions = groups["sessionGroups"]
+        assert len(sessions) == 2
+        assert {s["hparams"]["activation.name"] for s in sessions} == {"relu", "tanh"}
+        results = {json.loads((sweep / s["name"] / "result.json").read_text())["metrics"][
+            "test_accuracy"] for s in sessions}
+        served = set()
+        for s in sessions:
+            for value in s["metricValues"]:
+                if value["name"]["tag"] == "final/test_accuracy":
+                    served.add(value["value"])
+        assert sorted(served) == pytest.approx(sorted(results), rel=1e-6)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
