@@ -52,8 +52,10 @@ def resolve(cfg: dict) -> dict:
 def check(cfg: dict) -> None:
     """Reject what cannot run, naming the bad value and what is accepted."""
     from dlkit import data
+    from experiments import devices
 
     trainer = cfg["trainer"]
+    devices.check(trainer)
     _positive_int(trainer["epochs"], "trainer.epochs")
     batch = trainer["batch_size"]
     if batch != "full":
@@ -178,13 +180,16 @@ def prepare(cfg: dict):
     """
     from dlkit import data, schedules
     from dlkit.training.loop import CheckpointError, EpochLoop
+    from experiments import devices
 
     trainer = cfg["trainer"]
     try:
+        devices.configure(trainer)
         _determinism(cfg)
         ds_cfg = {k: v for k, v in cfg["dataset"].items() if k != "name"}
         dataset = data.load(cfg["dataset"]["name"], seed=cfg["seed"], **ds_cfg)
-        model = build(cfg, dataset)
+        with devices.distribution(trainer):
+            model = build(cfg, dataset)
     except RunSpecError:
         raise
     except (ValueError, TypeError) as err:

@@ -14,27 +14,66 @@ from omegaconf import DictConfig, OmegaConf
 
 from experiments.quiet import quiet_tensorflow, set_backend
 
+BACKENDS = ("tensorflow", "jax", "torch")
 
-def _backend_from_argv(argv) -> str | None:
+
+def _from_argv(key: str, argv) -> str | None:
     for arg in argv:
-        if arg.startswith("backend="):
+        if arg.startswith(f"{key}="):
             return arg.split("=", 1)[1]
     return None
 
 
 def _prepare_backend():
-    """``backend=...`` must take effect before keras is imported: read it from the command
-    line here (Hydra composes the config later)."""
-    backend = _backend_from_argv(sys.argv[1:])
-    if backend is not None:
-        if backend not in ("tensorflow", "jax", "torch"):
+    """``backend=...`` and ``trainer.device=cpu`` must take effect before the backend starts:
+    read them from the command line here (Hydra composes the config later)."""
+    backend = _from_argv("backend", sys.argv[1:])
+    if backend is not None and "," not in backend:
+        if backend not in BACKENDS:
             sys.exit(f"backend={backend!r} is not accepted; use tensorflow, jax or torch")
         set_backend(backend)
+    if _from_argv("trainer.device", sys.argv[1:]) == "cpu":
+        from experiments.devices import hide_gpus
+
+        hide_gpus()
     quiet_tensorflow()
+
+
+def _select_backend(cfg: DictConfig) -> None:
+    """Use ``cfg.backend`` if Keras is not imported yet in this process; otherwise it must
+    be the backend already running."""
+    backend = cfg.backend
+    if backend not in BACKENDS:
+        raise SystemExit(f"backend={backend!r} is not accepted; use tensorflow, jax or torch")
+    if "keras" not in sys.modules:
+        set_backend(backend)
+        return
+    import keras
+
+    if keras.backend.backend() != backend:
+        raise SystemExit(
+            f"backend={backend!r} cannot start in a process already running "
+            f"{keras.backend.backend()!r}; sweep backends with hydra/launcher=joblib or give "
+            "backend= on the command line")
+
+
+def _pin_worker_gpu() -> None:
+    """Parallel launchers run jobs in worker processes: give each its own GPU."""
+    from hydra.core.hydra_config import HydraConfig
+
+    hydra_cfg = HydraConfig.get()
+    launcher = str(hydra_cfg.launcher.get("_target_", ""))
+    if hydra_cfg.mode.name == "MULTIRUN" and "BasicLauncher" not in launcher and \
+            "keras" not in sys.modules:
+        from experiments.devices import assign_worker_gpu
+
+        assign_worker_gpu(hydra_cfg.job.num)
 
 
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
+    _select_backend(cfg)
+    _pin_worker_gpu()
     from experiments.pipeline import RunFailed, RunSpecError, execute
 
     config = OmegaConf.to_container(cfg, resolve=True)

@@ -187,7 +187,9 @@ class EpochLoop:
             row["learning_rate"] = self._learning_rate()
             row["epoch_time_s"] = seconds
             if self.diagnostics:
-                row.update(self.model.optimizer.diagnostics(self.model.trainable_variables))
+                optimizer = getattr(self.model.optimizer, "inner_optimizer",
+                                    self.model.optimizer)  # mixed float16 wraps it
+                row.update(optimizer.diagnostics(self.model.trainable_variables))
             if self.plateau is not None:
                 self.model.optimizer.learning_rate = self.plateau.step(
                     row.get("val_loss", row["loss"]), row["learning_rate"])

@@ -7,7 +7,7 @@ the logger says so once and does nothing, and the run still writes ``history.csv
 from __future__ import annotations
 
 import math
-import warnings
+import sys
 from pathlib import Path
 
 _warned = False
@@ -20,8 +20,8 @@ def _tf():
         from tensorboard.plugins.hparams import api as hp  # noqa: F401
     except ImportError:
         if not _warned:
-            warnings.warn("TensorBoard logs need tensorflow and tensorboard installed; "
-                          "this run writes history.csv and result.json only", stacklevel=3)
+            print("note: TensorBoard logs need tensorflow and tensorboard installed; runs "
+                  "write history.csv and result.json only", file=sys.stderr, flush=True)
             _warned = True
         return None
     return tf

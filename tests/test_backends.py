@@ -1,0 +1,86 @@
+"""Backends, precision, devices and launchers through the real CLI."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def cli(*args, cwd, env=None, check=True, prefix=None):
+    command = prefix or [sys.executable, "-m", "experiments.run"]
+    proc = subprocess.run([*command, *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def results(root):
+    return [json.loads(p.read_text()) for p in sorted(Path(root).rglob("result.json"))]
+
+
+FAST = ["trainer.epochs=2", "dataset.subset=400", "trainer.verbose=false"]
+
+
+def test_short_sweep_under_jax(tmp_path):
+    pytest.importorskip("jax")
+    cli("-m", "backend=jax", "seed=0,1", *FAST, f"results_dir={tmp_path}", cwd=tmp_path)
+    runs = results(tmp_path)
+    assert len(runs) == 2
+    assert {r["versions"]["keras_backend"] for r in runs} == {"jax"}
+    assert all(r["status"] == "completed" and r["metrics"]["test_accuracy"] > 0.3 for r in runs)
+
+
+def test_without_tensorflow_history_and_result_still_written(tmp_path):
+    pytest.importorskip("jax")
+    script = ("import sys, runpy; sys.modules['tensorflow'] = None; "
+              "sys.argv = ['experiments.run'] + sys.argv[1:]; "
+              "runpy.run_module('experiments.run', run_name='__main__')")
+    proc = cli("backend=jax", *FAST, f"results_dir={tmp_path}", cwd=tmp_path,
+               env={"KERAS_BACKEND": "jax"}, prefix=[sys.executable, "-c", script])
+    assert proc.stderr.count("TensorBoard logs need tensorflow and tensorboard") == 1
+    (run,) = [p.parent for p in tmp_path.rglob("result.json")]
+    assert (run / "history.csv").exists() and not (run / "tensorboard").exists()
+    assert results(tmp_path)[0]["status"] == "completed"
+
+
+@pytest.mark.parametrize("extra", [
+    ["trainer.precision=mixed_bfloat16"],
+    ["trainer.precision=mixed_float16", "trainer.diagnostics=true"],
+    ["trainer.distribute=true", "trainer.jit_compile=true"],
+    ["trainer.device=cpu", "schedule=plateau"],
+])
+def test_precision_distribution_and_device(tmp_path, extra):
+    cli(*extra, *FAST, f"results_dir={tmp_path}", cwd=tmp_path)
+    (result,) = results(tmp_path)
+    assert result["status"] == "completed" and result["metrics"]["test_accuracy"] > 0.3
+
+
+def test_gpu_requested_without_gpu_is_a_clear_error(tmp_path):
+    from dlkit.training.environment import gpu_names
+
+    if gpu_names():
+        pytest.skip("this machine has a GPU")
+    proc = cli("trainer.device=gpu", *FAST, f"results_dir={tmp_path}", cwd=tmp_path,
+               check=False)
+    assert proc.returncode != 0 and "no GPU is visible" in proc.stderr
+    assert not results(tmp_path)
+
+
+def test_bad_backend_and_precision(tmp_path):
+    proc = cli("backend=mxnet", cwd=tmp_path, check=False)
+    assert proc.returncode != 0 and "use tensorflow, jax or torch" in proc.stderr
+    proc = cli("trainer.precision=fp8", f"results_dir={tmp_path}", cwd=tmp_path, check=False)
+    assert proc.returncode != 0 and "trainer.precision='fp8' is not accepted" in proc.stderr
+
+
+@pytest.mark.slow
+def test_submitit_local_launcher(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    cli("-m", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10", "seed=0,1",
+        *FAST, f"results_dir={tmp_path}", cwd=tmp_path)
+    runs = results(tmp_path)
+    assert len(runs) == 2 and all(r["status"] == "completed" for r in runs)
