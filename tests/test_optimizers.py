@@ -208,3 +208,25 @@ def test_diagnostics_report_norms():
 def test_jit_compiled_training_runs(name):
     weights = _train(optimizers.get(name, **HYPER[name]), epochs=1)
     assert all(np.all(np.isfinite(w)) for w in weights)
+
+
+@pytest.mark.parametrize("name", sorted(HYPER))
+def test_mixed_precision_with_jit(name):
+    """float16 compute with float32 variables under loss scaling, compiled with XLA."""
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(64, 6)).astype("float32")
+        y = rng.integers(0, 3, size=64)
+        model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="tanh"),
+                                  keras.layers.Dense(3, activation="softmax", dtype="float32")])
+        model.compile(optimizer=optimizers.get(name, **HYPER[name]),
+                      loss="sparse_categorical_crossentropy", jit_compile=True)
+        before = [w.copy() for w in model.get_weights()]
+        history = model.fit(x, y, batch_size=16, epochs=2, verbose=0)
+        assert all(np.isfinite(history.history["loss"]))
+        assert model.layers[0].kernel.dtype == "float32"
+        assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights()))
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
