@@ -3,6 +3,7 @@ registries, train with ``dlkit.training.loop``, and write the run folder."""
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
 from pathlib import Path
@@ -245,6 +246,7 @@ def execute(cfg: dict, verbose: bool = True) -> dict:
 
     run_dir.mkdir(parents=True, exist_ok=True)
     result_path.unlink(missing_ok=True)
+    (run_dir / "traceback.txt").unlink(missing_ok=True)  # from an earlier, failed attempt
     atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
     base = {"run_id": run_dir.name, "seed": cfg["seed"], "config": cfg,
             "versions": environment.versions(), "hardware": environment.hardware(),
@@ -254,7 +256,12 @@ def execute(cfg: dict, verbose: bool = True) -> dict:
     t0 = time.perf_counter()
     try:
         outcome = loop.run(tensorboard)
-        metrics = _evaluate(loop.model, dataset, ys) if outcome.status == "completed" else {}
+        metrics = {}
+        if outcome.status == "completed":
+            metrics = _evaluate(loop.model, dataset, ys)
+            tmp = run_dir / f".model.{os.getpid()}.tmp.keras"
+            loop.model.save(tmp)  # the trained model, once: keras.saving.load_model reads it
+            os.replace(tmp, run_dir / "model.keras")
         result = {**base, "status": outcome.status, "metrics": metrics,
                   "epochs_completed": outcome.epochs_completed,
                   "resumed_from_epoch": outcome.resumed_from,

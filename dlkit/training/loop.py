@@ -5,7 +5,7 @@ the order depends only on the seed and the epoch: a run resumed from its epoch-k
 sees exactly the batches an uninterrupted run sees.
 
 Per epoch, in this order, each file written atomically: ``history.csv``, the checkpoint
-``checkpoints/epoch_NNNN.keras`` (weights and optimizer state), ``state.json`` (which
+``checkpoints/epoch_NNNN.npz`` (weights and optimizer state), ``state.json`` (which
 checkpoint is current), then TensorBoard scalars. A run killed at any moment therefore
 leaves a ``state.json`` naming a complete checkpoint.
 """
@@ -24,6 +24,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from dlkit.training import checkpoint
+from dlkit.training.checkpoint import CheckpointError
 from dlkit.training.files import atomic_write_json, atomic_write_text, read_json
 from dlkit.training.tensorboard import TensorBoardLog
 
@@ -81,10 +83,6 @@ def read_history(path: Path) -> list[dict]:
     return out
 
 
-class CheckpointError(ValueError):
-    """A checkpoint named by ``state.json`` is missing or cannot be loaded."""
-
-
 class EpochLoop:
     """Train ``model`` for ``epochs`` epochs into ``run_dir``.
 
@@ -117,16 +115,14 @@ class EpochLoop:
         if not self.state_path.exists():
             return False
         state = read_json(self.state_path)
-        checkpoint = self.checkpoint_dir / state["checkpoint"]
         try:
-            model = keras.saving.load_model(checkpoint)
-        except Exception as err:
-            raise CheckpointError(
-                f"checkpoint {str(checkpoint)!r} cannot be loaded ({type(err).__name__}: "
-                f"{err}); delete the run folder or pass trainer.resume=false") from None
+            checkpoint.load(self.checkpoint_dir / state["checkpoint"], self.model)
+        except CheckpointError as err:
+            raise CheckpointError(f"{err}; delete the run folder or pass "
+                                  "trainer.resume=false") from None
         if self.plateau is not None and state.get("plateau"):
             self.plateau.load_state(state["plateau"])
-        self.model, self.start_epoch = model, int(state["epoch"])
+        self.start_epoch = int(state["epoch"])
         self.rows = [r for r in read_history(self.history_path) if r["epoch"] <= self.start_epoch]
         return True
 
@@ -140,14 +136,12 @@ class EpochLoop:
     def _checkpoint(self, epoch: int, rows: list[dict]) -> None:
         write_history(self.history_path, rows)
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        name = f"epoch_{epoch:04d}.keras"
-        tmp = self.checkpoint_dir / f".tmp_{os.getpid()}_{name}"
-        self.model.save(tmp)
-        os.replace(tmp, self.checkpoint_dir / name)
+        name = f"epoch_{epoch:04d}.npz"
+        checkpoint.save(self.checkpoint_dir / name, self.model)
         state = {"epoch": epoch, "checkpoint": name,
                  "plateau": self.plateau.state() if self.plateau else None}
         atomic_write_json(self.state_path, state)
-        for old in sorted(self.checkpoint_dir.glob("epoch_*.keras"))[:-self.keep]:
+        for old in sorted(self.checkpoint_dir.glob("epoch_*.npz"))[:-self.keep]:
             old.unlink()
 
     def run(self, tensorboard: TensorBoardLog) -> Outcome:
