@@ -54,3 +54,51 @@ def test_bad_arguments():
         models.get("lstm", (8, 8, 1), 10)
     with pytest.raises(ValueError, match="output_activation must be one of"):
         models.get("mlp", (8,), 3, output_activation="relu")
+
+
+MODEL_DATA = {
+    "mlp": [], "cnn": [], "lenet5": ["dataset.image_size=32"],
+    "lenet5_modern": ["dataset.image_size=32"], "alexnet_scaled": ["dataset.image_size=32"],
+    "googlenet_scaled": ["dataset.image_size=32"], "resnet20": ["dataset.image_size=16"],
+    "resnet18": ["dataset.image_size=32"], "rnn": ["dataset=adding", "loss=mse",
+                                                    "dataset.samples=300", "dataset.length=12"],
+    "lstm": ["dataset=digits_sequence"],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", sorted(MODEL_DATA))
+def test_every_model_trains_through_the_cli(model, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    subset = [] if "dataset=adding" in MODEL_DATA[model] else ["dataset.subset=300"]
+    proc = subprocess.run([sys.executable, "-m", "experiments.run", f"model={model}",
+                           *MODEL_DATA[model], *subset, "trainer.epochs=1",
+                           f"results_dir={tmp_path}", "trainer.verbose=false"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    (result,) = [json.loads(p.read_text()) for p in tmp_path.rglob("result.json")]
+    assert result["status"] == "completed" and np.isfinite(result["metrics"]["test_loss"])
+
+
+@pytest.mark.slow
+def test_keras_dataset_from_local_npz_through_the_cli(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "fashion.npz", x_train=rng.integers(0, 255, (300, 28, 28), np.uint8),
+             y_train=np.arange(300) % 10, x_test=rng.integers(0, 255, (60, 28, 28), np.uint8),
+             y_test=np.arange(60) % 10)
+    proc = subprocess.run([sys.executable, "-m", "experiments.run", "dataset=fashion_mnist",
+                           f"dataset.path={tmp_path / 'fashion.npz'}", "model=lenet5_modern",
+                           "trainer.epochs=1", f"results_dir={tmp_path}",
+                           "trainer.verbose=false"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    (result,) = [json.loads(p.read_text()) for p in tmp_path.rglob("result.json")]
+    assert result["data"] == {"name": "fashion_mnist", "task": "classification", "train": 270,
+                              "val": 30, "test": 60}
