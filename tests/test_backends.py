@@ -34,6 +34,7 @@ def test_short_sweep_under_jax(tmp_path):
     assert all(r["status"] == "completed" and r["metrics"]["test_accuracy"] > 0.3 for r in runs)
 
 
+@pytest.mark.slow
 def test_without_tensorflow_history_and_result_still_written(tmp_path):
     pytest.importorskip("jax")
     script = ("import sys, runpy; sys.modules['tensorflow'] = None; "
@@ -48,10 +49,11 @@ def test_without_tensorflow_history_and_result_still_written(tmp_path):
 
 
 @pytest.mark.parametrize("extra", [
-    ["trainer.precision=mixed_bfloat16"],
+    pytest.param(["trainer.precision=mixed_bfloat16"], marks=pytest.mark.slow),
     ["trainer.precision=mixed_float16", "trainer.diagnostics=true"],
-    ["trainer.distribute=true", "trainer.jit_compile=true"],
-    ["trainer.device=cpu", "schedule=plateau"],
+    pytest.param(["trainer.distribute=true", "trainer.jit_compile=true"],
+                 marks=pytest.mark.slow),
+    pytest.param(["trainer.device=cpu", "schedule=plateau"], marks=pytest.mark.slow),
 ])
 def test_precision_distribution_and_device(tmp_path, extra):
     cli(*extra, *FAST, f"results_dir={tmp_path}", cwd=tmp_path)

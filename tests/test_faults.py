@@ -89,6 +89,7 @@ def test_sigkill_mid_sweep_then_rerun_completes_every_run_once(tmp_path):
             assert result["metrics"][key] == pytest.approx(value, rel=1e-6), key
 
 
+@pytest.mark.slow
 def test_same_seed_same_history_different_seed_differs(tmp_path):
     for folder in ("a", "b"):
         cli("trainer.epochs=3", f"results_dir={tmp_path}/{folder}", *FAST, cwd=tmp_path)
