@@ -14,6 +14,12 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 
+def _label(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def learning_curves(runs: pd.DataFrame, history: Callable, by: list[str], column: str,
                     path, title: str = "") -> Path | None:
     """Mean of ``column`` per epoch for each group of ``by`` with a band of ± one standard
@@ -27,7 +33,7 @@ def learning_curves(runs: pd.DataFrame, history: Callable, by: list[str], column
             continue
         table = pd.concat(curves, axis=1)
         mean, std = table.mean(axis=1), table.std(axis=1).fillna(0.0)
-        label = ", ".join(map(str, key if isinstance(key, tuple) else (key,)))
+        label = ", ".join(_label(k) for k in (key if isinstance(key, tuple) else (key,)))
         ax.plot(mean.index, mean.values, label=f"{label} (n={table.shape[1]})")
         ax.fill_between(mean.index, (mean - std).values, (mean + std).values, alpha=0.2)
         drawn = True
