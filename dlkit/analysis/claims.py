@@ -100,19 +100,24 @@ def adaptive_beats_sgd(runs, history):
             best)
 
 
-def cross_entropy_faster_than_mse(runs, history, target=0.9):
+def _faster_to_target(runs, history, key, faster, slower, names, target=0.9):
+    """Epochs until val_accuracy >= target (never reached: one past the last epoch) of the
+    runs whose ``key`` is ``faster`` against those where it is ``slower``."""
     epochs = pd.Series(_per_run(runs, history, lambda h: stats.epochs_to_target(
         h, "val_accuracy", target)), index=runs.index)
-    limit = float(runs["trainer.epochs"].max()) + 1
-    epochs = epochs.fillna(limit)  # never reached: counted as one past the last epoch
-    loss = _col(runs, "loss.name")
-    result = stats.compare(epochs[loss == "cross_entropy"], epochs[loss == "mse"], "less")
-    table = pd.DataFrame({"loss": loss, "seed": runs["seed"],
+    epochs = epochs.fillna(float(runs["trainer.epochs"].max()) + 1)
+    group = _col(runs, key)
+    result = stats.compare(epochs[group == faster], epochs[group == slower], "less")
+    table = pd.DataFrame({key: group, "seed": runs["seed"],
                           f"epochs_to_val_accuracy_{target}": epochs,
                           "test_accuracy": runs.get("test_accuracy")})
-    return (_describe(result, "cross entropy", "MSE",
-                      f"epochs to val_accuracy >= {target} (never = epochs + 1)"),
-            result["verdict"], table)
+    return (_describe(result, *names, f"epochs to val_accuracy >= {target} (never = epochs "
+                      "+ 1)"), result["verdict"], table)
+
+
+def cross_entropy_faster_than_mse(runs, history):
+    return _faster_to_target(runs, history, "loss.name", "cross_entropy", "mse",
+                             ("cross entropy", "MSE"))
 
 
 def _layer_gradient_ratio(h: pd.DataFrame) -> float:
@@ -150,18 +155,9 @@ def identical_init_cannot_learn(runs, history):
     return (_describe(result, "constant", "random", "test accuracy"), result["verdict"], table)
 
 
-def batchnorm_speeds_convergence(runs, history, target=0.9):
-    epochs = pd.Series(_per_run(runs, history, lambda h: stats.epochs_to_target(
-        h, "val_accuracy", target)), index=runs.index)
-    epochs = epochs.fillna(float(runs["trainer.epochs"].max()) + 1)
-    bn = _col(runs, "model.batchnorm")
-    result = stats.compare(epochs[bn == "True"], epochs[bn == "False"], "less")
-    table = pd.DataFrame({"batchnorm": bn, "seed": runs["seed"],
-                          f"epochs_to_val_accuracy_{target}": epochs,
-                          "test_accuracy": runs.get("test_accuracy")})
-    return (_describe(result, "with BN", "without BN",
-                      f"epochs to val_accuracy >= {target} (never = epochs + 1)"),
-            result["verdict"], table)
+def batchnorm_speeds_convergence(runs, history):
+    return _faster_to_target(runs, history, "model.batchnorm", "True", "False",
+                             ("with BN", "without BN"))
 
 
 def lstm_remembers(runs, history):

@@ -14,6 +14,15 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 
+def _save(fig, path) -> Path:
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def _label(value) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
@@ -46,12 +55,7 @@ def learning_curves(runs: pd.DataFrame, history: Callable, by: list[str], column
         ax.set_yscale("log")
     ax.set_title(title or f"{column} by {', '.join(by)}")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def heatmap(table: pd.DataFrame, rows: str, cols: str, value: str, path,
@@ -70,12 +74,7 @@ def heatmap(table: pd.DataFrame, rows: str, cols: str, value: str, path,
                         fontsize=7)
     fig.colorbar(image, ax=ax, label=value)
     ax.set_title(title or f"{value}: {rows} x {cols}")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def trajectories(paths: pd.DataFrame, function: Callable, bounds, minimum, path,
@@ -95,9 +94,4 @@ def trajectories(paths: pd.DataFrame, function: Callable, bounds, minimum, path,
     ax.set_ylim(y0, y1)
     ax.set_title(title)
     ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
