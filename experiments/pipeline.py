@@ -224,7 +224,7 @@ def _evaluate(model, dataset, ys) -> dict:
 def execute(cfg: dict, verbose: bool = True) -> dict:
     """Run one configuration; return its ``result.json`` content."""
     from dlkit.training import environment
-    from dlkit.training.tensorboard import TensorBoardLog
+    from experiments.tensorboard_log import TensorBoardLog
 
     cfg = resolve(cfg)
     check(cfg)

@@ -59,7 +59,7 @@ def main(argv=None) -> int:
     from dlkit import optimizers
     from dlkit.analysis import figures
     from dlkit.testfunctions import FUNCTIONS
-    from dlkit.training.tensorboard import TensorBoardLog
+    from experiments.tensorboard_log import TensorBoardLog
 
     if args.steps <= 0:
         print(f"error: --steps must be a positive int, got {args.steps}", file=sys.stderr)

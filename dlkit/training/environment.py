@@ -32,25 +32,13 @@ def _cpu_model() -> str:
 
 
 def gpu_names() -> list[str]:
+    """The GPUs the active Keras backend sees (``keras.distribution.list_devices``)."""
     import keras
 
-    backend = keras.backend.backend()
     try:
-        if backend == "tensorflow":
-            import tensorflow as tf
-
-            return [d.name for d in tf.config.list_physical_devices("GPU")]
-        if backend == "jax":
-            import jax
-
-            return [d.device_kind for d in jax.devices() if d.platform == "gpu"]
-        if backend == "torch":
-            import torch
-
-            return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        return [str(d) for d in keras.distribution.list_devices("gpu")]
     except Exception:  # a device query must never fail a run
         return []
-    return []
 
 
 def hardware() -> dict:

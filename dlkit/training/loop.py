@@ -27,7 +27,6 @@ import numpy as np
 from dlkit.training import checkpoint
 from dlkit.training.checkpoint import CheckpointError
 from dlkit.training.files import atomic_write_json, atomic_write_text, read_json
-from dlkit.training.tensorboard import TensorBoardLog
 
 
 class _StopOnNonFinite(keras.callbacks.Callback):
@@ -144,8 +143,12 @@ class EpochLoop:
         for old in sorted(self.checkpoint_dir.glob("epoch_*.npz"))[:-self.keep]:
             old.unlink()
 
-    def run(self, tensorboard: TensorBoardLog) -> Outcome:
-        """Train from ``start_epoch`` (0, or where ``resume()`` left it) to ``epochs``."""
+    def run(self, tensorboard) -> Outcome:
+        """Train from ``start_epoch`` (0, or where ``resume()`` left it) to ``epochs``.
+
+        ``tensorboard`` is any logger with a ``logdir`` and ``history_row(row)`` (the
+        experiments' TensorBoard writer); its folder is rebuilt from the history.
+        """
         start, rows = self.start_epoch, self.rows
         if tensorboard.logdir.exists():
             shutil.rmtree(tensorboard.logdir)  # rebuilt from history: no repeated epochs

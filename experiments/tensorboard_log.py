@@ -1,5 +1,7 @@
 """TensorBoard event files: per-epoch scalars and the HParams summary of a run.
 
+This lives beside the experiments, not in dlkit: it imports TensorFlow.
+
 Writing needs ``tensorflow`` and ``tensorboard`` (whatever the Keras backend). Without them
 the logger says so once and does nothing, and the run still writes ``history.csv``.
 """
