@@ -58,14 +58,15 @@ def _dataset(runs) -> str:
 
 def mbgd_steadier_than_sgd(runs, history):
     batch = _col(runs, "trainer.batch_size")
-    noise = pd.Series(_per_run(runs, history, lambda h: stats.roughness(h["val_loss"])),
+    noise = pd.Series(_per_run(runs, history, lambda h: stats.oscillation(h["val_loss"])),
                       index=runs.index)
     sgd = noise[batch == "1"]
     mbgd = noise[batch.isin(["64", "128", "256"])]
     result = stats.compare(mbgd, sgd, expect="less")
-    table = pd.DataFrame({"batch_size": batch, "seed": runs["seed"], "val_loss_roughness": noise})
+    table = pd.DataFrame({"batch_size": batch, "seed": runs["seed"],
+                          "val_loss_oscillation": noise})
     return (_describe(result, "MBGD (64-256)", "SGD (1)",
-                      "mean |Δ val_loss| between epochs"), result["verdict"], table)
+                      "mean upward move of val_loss between epochs"), result["verdict"], table)
 
 
 def mbgd_faster_than_bgd(runs, history):

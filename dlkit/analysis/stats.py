@@ -55,12 +55,13 @@ def time_to_target(history: pd.DataFrame, column: str, target: float,
     return float(history.loc[history["epoch"] <= epoch, "epoch_time_s"].sum())
 
 
-def roughness(series) -> float:
-    """Mean absolute change between successive epochs of a curve (0 for a flat one)."""
+def oscillation(series) -> float:
+    """Mean upward move between successive epochs of a loss curve: 0 for a curve that only
+    descends, however fast; large for one that keeps bouncing back up."""
     values = np.asarray(pd.to_numeric(pd.Series(series), errors="coerce").dropna(), float)
     if len(values) < 2:
         return math.nan
-    return float(np.mean(np.abs(np.diff(values))))
+    return float(np.mean(np.clip(np.diff(values), 0.0, None)))
 
 
 def compare(a, b, expect: str = "less", alpha: float = 0.05) -> dict:
