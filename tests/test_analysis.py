@@ -137,6 +137,12 @@ def test_momentum_trajectory_claim():
     assert verdict == "supported" and "ratio" in text
     traj["f"] = [0.01, 1.0]
     assert claims.momentum_in_ravine(traj)[1] == "not supported"
+    zigzag = pd.DataFrame({"function": "ravine", "optimizer": ["sgd"] * 3 + ["momentum"] * 3,
+                           "step": [0, 1, 2] * 2, "f": 1.0, "x": 0.0,
+                           "y": [1.0, -0.8, 0.7, 1.0, 0.1, 0.05]})
+    assert claims.momentum_damps_oscillation(zigzag)[1] == "supported"
+    zigzag["optimizer"] = ["momentum"] * 3 + ["sgd"] * 3
+    assert claims.momentum_damps_oscillation(zigzag)[1] == "not supported"
 
 
 def test_markdown_lists_every_verdict():
