@@ -78,25 +78,41 @@ class SeedOptimizer(keras.optimizers.Optimizer):
         if self.built:
             return
         super().build(var_list)
-        self._diag_grad_sq, self._diag_update_sq = [], []
         if self.track_diagnostics:
-            for i, _ in enumerate(var_list):
-                self._diag_grad_sq.append(self.add_variable((), name=f"diag_grad_sq_{i}"))
-                self._diag_update_sq.append(self.add_variable((), name=f"diag_update_sq_{i}"))
+            # row 0: sum over steps of ‖g‖² per variable; row 1: the same for the update
+            self._diag_sums = self.add_variable((2, len(var_list)), name="diag_sums")
             self._diag_steps_start = self.add_variable((), name="diag_steps_start", dtype="int64")
 
     def _slot(self, slots, variable):
         return slots[self._get_variable_index(variable)]
 
+    def apply(self, grads, trainable_variables=None):
+        """Keras's ``apply``; with diagnostics, the step's per-variable ‖g‖² and ‖increment‖²
+        that ``_apply`` collected are added to ``diag_sums`` in one assignment."""
+        if not self.track_diagnostics:
+            return super().apply(grads, trainable_variables)
+        pending = {}
+        object.__setattr__(self, "_diag_pending", pending)  # trace-time scratch, not state
+        try:
+            result = super().apply(grads, trainable_variables)
+        finally:
+            object.__setattr__(self, "_diag_pending", None)
+        if pending:
+            zero = ops.zeros((), dtype="float32")
+            n = self._diag_sums.shape[1]
+            rows = [[pending.get(i, (zero, zero))[r] for i in range(n)] for r in (0, 1)]
+            self.assign_add(self._diag_sums, ops.stack([ops.stack(row) for row in rows]))
+        return result
+
     def _apply(self, variable, increment, gradient):
-        """``θ ← θ − increment``; with diagnostics, also accumulate ‖g‖² and ‖increment‖²."""
+        """``θ ← θ − increment``; with diagnostics, also note ‖g‖² and ‖increment‖²."""
         self.assign_sub(variable, increment)
-        if self.track_diagnostics:
-            i = self._get_variable_index(variable)
+        pending = getattr(self, "_diag_pending", None)
+        if pending is not None:
             g = ops.cast(gradient, "float32")
             u = ops.cast(increment, "float32")
-            self.assign_add(self._diag_grad_sq[i], ops.sum(ops.square(g)))
-            self.assign_add(self._diag_update_sq[i], ops.sum(ops.square(u)))
+            pending[self._get_variable_index(variable)] = (
+                ops.sum(ops.square(g)), ops.sum(ops.square(u)))
 
     def _denominator_numpy(self, variable, t):
         """The adaptive denominator of the step at iteration ``t`` (numpy), or ``None`` for
@@ -134,10 +150,8 @@ class SeedOptimizer(keras.optimizers.Optimizer):
         )
         steps = max(steps, 1)
         index = [self._get_variable_index(v) for v in variables]
-        sums = ops.convert_to_numpy(ops.stack(
-            [self._diag_grad_sq[i].value for i in index]
-            + [self._diag_update_sq[i].value for i in index]))
-        g_sq, u_sq = sums[:len(index)] / steps, sums[len(index):] / steps
+        sums = ops.convert_to_numpy(self._diag_sums)[:, index]
+        g_sq, u_sq = sums[0] / steps, sums[1] / steps
         lr = float(ops.convert_to_numpy(self.learning_rate))
         t = max(int(ops.convert_to_numpy(self.iterations)), 1)
         steps_sizes = [self.effective_step_size(v, lr, t) for v in variables]
@@ -154,9 +168,7 @@ class SeedOptimizer(keras.optimizers.Optimizer):
         if adaptive:
             out["effective_lr"] = float(np.mean(steps_sizes))
         if reset:
-            zero = ops.zeros((), dtype="float32")
-            for var in self._diag_grad_sq + self._diag_update_sq:
-                var.assign(zero)
+            self._diag_sums.assign(ops.zeros(self._diag_sums.shape, dtype="float32"))
             self._diag_steps_start.assign(ops.cast(self.iterations, "int64"))
         return out
 

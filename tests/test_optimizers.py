@@ -230,3 +230,40 @@ def test_mixed_precision_with_jit(name):
         assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights()))
     finally:
         keras.mixed_precision.set_global_policy(policy)
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_diagnostics_match_numpy_during_fit(jit_compile):
+    """Linear regression with MSE and plain SGD, 4 steps of batch 8: the RMS gradient and
+    update norms per variable and globally equal a numpy replay of the same steps."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 3)).astype("float32")
+    y = rng.normal(size=(32, 1)).astype("float32")
+    w0, b0 = rng.normal(size=(3, 1)).astype("float32"), np.zeros(1, dtype="float32")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.set_weights([w0, b0])
+    lr = 0.05
+    opt = optimizers.get("sgd", learning_rate=lr, track_diagnostics=True)
+    model.compile(optimizer=opt, loss="mse", jit_compile=jit_compile)
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    diag = opt.diagnostics(model.trainable_variables)
+
+    w, b = w0.astype("float64"), b0.astype("float64")
+    g_sq, u_sq = np.zeros(2), np.zeros(2)
+    for k in range(4):
+        xb, yb = x[8 * k:8 * k + 8].astype("float64"), y[8 * k:8 * k + 8].astype("float64")
+        residual = xb @ w + b - yb
+        gw, gb = 2 * xb.T @ residual / 8, 2 * residual.sum(0) / 8
+        g_sq += [np.sum(gw ** 2), np.sum(gb ** 2)]
+        u_sq += [np.sum((lr * gw) ** 2), np.sum((lr * gb) ** 2)]
+        w, b = w - lr * gw, b - lr * gb
+    kernel, bias = model.trainable_variables
+    np.testing.assert_allclose(diag[f"grad_norm/{kernel.path}"], np.sqrt(g_sq[0] / 4), rtol=1e-5)
+    np.testing.assert_allclose(diag[f"grad_norm/{bias.path}"], np.sqrt(g_sq[1] / 4), rtol=1e-5)
+    np.testing.assert_allclose(diag["grad_norm"], np.sqrt(g_sq.sum() / 4), rtol=1e-5)
+    np.testing.assert_allclose(diag["update_norm"], np.sqrt(u_sq.sum() / 4), rtol=1e-5)
+    np.testing.assert_allclose(diag[f"update_ratio/{kernel.path}"],
+                               np.sqrt(u_sq[0] / 4) / np.linalg.norm(w), rtol=1e-5)
+    assert "effective_lr" not in diag  # plain SGD has no adaptive denominator
+    again = opt.diagnostics(model.trainable_variables)  # reset: no steps since the last read
+    assert again["grad_norm"] == 0.0
