@@ -156,6 +156,22 @@ def test_residual_identity_and_pad_shortcuts(rng):
         layers.BasicBlock(32, strides=2, shortcut="identity")(x)
 
 
+def test_residual_batch_norm_statistics_move_at_momentum_0_9(rng):
+    """One training call: moving mean = 0.9 * 0 + 0.1 * batch mean of conv1's output (numpy),
+    and bn_momentum survives a config round trip."""
+    x = rng.normal(size=(4, 6, 6, 3)).astype("float32")
+    block = layers.BasicBlock(5, shortcut="projection")
+    block(x, training=True)
+    pre = np.asarray(block.conv1(x))
+    np.testing.assert_allclose(np.asarray(block.bn1.moving_mean), 0.1 * pre.mean(axis=(0, 1, 2)),
+                               rtol=1e-5, atol=1e-7)
+    assert block.bn2.momentum == block.projection[1].momentum == 0.9
+    clone = layers.BasicBlock.from_config({**block.get_config(), "bn_momentum": 0.99})
+    assert clone.bn1.momentum == 0.99 and clone.get_config()["bn_momentum"] == 0.99
+    with pytest.raises(ValueError, match=r"bn_momentum must be a number in \[0, 1\), got 1.5"):
+        layers.BasicBlock(5, bn_momentum=1.5)
+
+
 @pytest.mark.parametrize("ours,theirs", [(layers.SimpleRNNCell, keras.layers.SimpleRNN),
                                          (layers.LSTMCell, keras.layers.LSTM)])
 def test_cells_equal_keras_layers_with_same_weights(ours, theirs, rng):

@@ -7,6 +7,11 @@ from keras import layers, ops
 
 SHORTCUTS = ("auto", "identity", "projection", "pad")
 
+# Moving-average momentum of the batch-norm statistics: 0.9, PyTorch's momentum=0.1 and the
+# reference ResNet code's. Keras's default 0.99 keeps 13% of the initial statistics after 200
+# steps, and a 20-layer network then predicts one class at inference after a short run.
+BN_MOMENTUM = 0.9
+
 
 def _conv(filters, size, stride, name):
     return layers.Conv2D(filters, size, strides=stride, padding="same", use_bias=False,
@@ -23,8 +28,12 @@ class _ResidualBlock(keras.layers.Layer):
 
     expansion = 1
 
-    def __init__(self, filters, strides=1, shortcut="auto", activation="relu", **kwargs):
+    def __init__(self, filters, strides=1, shortcut="auto", activation="relu",
+                 bn_momentum=BN_MOMENTUM, **kwargs):
         super().__init__(**kwargs)
+        if not isinstance(bn_momentum, (int, float)) or not 0.0 <= bn_momentum < 1.0:
+            raise ValueError(f"bn_momentum must be a number in [0, 1), got {bn_momentum!r}")
+        self.bn_momentum = float(bn_momentum)
         if not isinstance(filters, int) or filters <= 0:
             raise ValueError(f"filters must be a positive int, got {filters!r}")
         if shortcut not in SHORTCUTS:
@@ -34,6 +43,9 @@ class _ResidualBlock(keras.layers.Layer):
         self.act = layers.Activation(activation)
         self.projection = None
         self.main = []  # conv, BN, ..., conv, BN: set by each block
+
+    def _bn(self, name):
+        return layers.BatchNormalization(momentum=self.bn_momentum, name=name)
 
     @property
     def out_channels(self):
@@ -53,7 +65,7 @@ class _ResidualBlock(keras.layers.Layer):
         self._kind = self._shortcut_kind(input_shape)
         if self._kind == "projection":
             self.projection = [_conv(self.out_channels, 1, self.strides, "proj_conv"),
-                               layers.BatchNormalization(name="proj_bn")]
+                               self._bn("proj_bn")]
             self.projection[0].build(input_shape)
             b, h, w, _ = self.projection[0].compute_output_shape(input_shape)
             self.projection[1].build((b, h, w, self.out_channels))
@@ -103,7 +115,8 @@ class _ResidualBlock(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "strides": self.strides,
-                "shortcut": self.shortcut, "activation": self.activation}
+                "shortcut": self.shortcut, "activation": self.activation,
+                "bn_momentum": self.bn_momentum}
 
 
 @keras.saving.register_keras_serializable(package="dlkit")
@@ -113,9 +126,9 @@ class BasicBlock(_ResidualBlock):
     def __init__(self, filters, strides=1, **kwargs):
         super().__init__(filters, strides, **kwargs)
         self.conv1 = _conv(filters, 3, self.strides, "conv1")
-        self.bn1 = layers.BatchNormalization(name="bn1")
+        self.bn1 = self._bn("bn1")
         self.conv2 = _conv(filters, 3, 1, "conv2")
-        self.bn2 = layers.BatchNormalization(name="bn2")
+        self.bn2 = self._bn("bn2")
 
         self.main = [self.conv1, self.bn1, self.conv2, self.bn2]
 
@@ -131,10 +144,10 @@ class Bottleneck(_ResidualBlock):
     def __init__(self, filters, strides=1, **kwargs):
         super().__init__(filters, strides, **kwargs)
         self.conv1 = _conv(filters, 1, self.strides, "conv1")
-        self.bn1 = layers.BatchNormalization(name="bn1")
+        self.bn1 = self._bn("bn1")
         self.conv2 = _conv(filters, 3, 1, "conv2")
-        self.bn2 = layers.BatchNormalization(name="bn2")
+        self.bn2 = self._bn("bn2")
         self.conv3 = _conv(filters * 4, 1, 1, "conv3")
-        self.bn3 = layers.BatchNormalization(name="bn3")
+        self.bn3 = self._bn("bn3")
 
         self.main = [self.conv1, self.bn1, self.conv2, self.bn2, self.conv3, self.bn3]

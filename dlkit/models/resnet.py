@@ -7,6 +7,7 @@ import keras
 from keras import layers
 
 from dlkit import layers as dl
+from dlkit.layers.residual import BN_MOMENTUM
 from dlkit.models._registry import REGISTRY, head, require_image
 
 
@@ -15,7 +16,7 @@ def _imagenet_resnet(name, block, stages, input_shape, num_classes, activation,
     require_image(input_shape, name, min_size=32)
     inputs = keras.Input(input_shape, name="inputs")
     x = dl.Conv2D(64, 7, strides=2, padding="same", use_bias=False, name="conv1")(inputs)
-    x = layers.BatchNormalization(name="bn1")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="bn1")(x)
     x = layers.Activation(activation, name="act1")(x)
     x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)
     for stage, (filters, blocks) in enumerate(zip((64, 128, 256, 512), stages), start=2):
@@ -33,7 +34,7 @@ def _cifar_resnet(name, n, input_shape, num_classes, activation, output_activati
     require_image(input_shape, name, min_size=8)
     inputs = keras.Input(input_shape, name="inputs")
     x = dl.Conv2D(16, 3, padding="same", use_bias=False, name="conv1")(inputs)
-    x = layers.BatchNormalization(name="bn1")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="bn1")(x)
     x = layers.Activation(activation, name="act1")(x)
     for stage, filters in enumerate((16, 32, 64), start=1):
         for i in range(n):

@@ -143,9 +143,24 @@ class EpochLoop:
         for old in sorted(self.checkpoint_dir.glob("epoch_*.npz"))[:-self.keep]:
             old.unlink()
 
+    def batches(self, start: int, batch_size: int):
+        """Yield the batches of epochs ``start`` .. ``epochs - 1`` in order.
+
+        A pure function of the seed and the epoch, so however far ahead the input pipeline
+        prefetches, the k-th batch trained on is the same in a resumed run as in an
+        uninterrupted one.
+        """
+        for epoch in range(start, self.epochs):
+            order = self._order(epoch)
+            x, y = self.x[order], self.y[order]
+            for i in range(0, len(order), batch_size):
+                yield x[i:i + batch_size], y[i:i + batch_size]
+
     def run(self, tensorboard) -> Outcome:
         """Train from ``start_epoch`` (0, or where ``resume()`` left it) to ``epochs``.
 
+        One ``fit`` call covers every remaining epoch (the per-epoch work happens in a
+        callback), so input pipelines and the validation iterator are built once per run.
         ``tensorboard`` is any logger with a ``logdir`` and ``history_row(row)`` (the
         experiments' TensorBoard writer); its folder is rebuilt from the history.
         """
@@ -155,45 +170,68 @@ class EpochLoop:
         for row in rows:
             tensorboard.history_row(row)
         outcome = Outcome("completed", start, rows, resumed_from=start)
-        batch_size = min(self.batch_size, len(self.x))
-        fault = os.environ.get("DLKIT_FAULT_EPOCH")
-        for epoch in range(start, self.epochs):
-            if fault and int(fault) == epoch + 1:
-                raise RuntimeError(f"fault injected by DLKIT_FAULT_EPOCH={fault}")
-            order = self._order(epoch)
+        if start < self.epochs:
+            batch_size = min(self.batch_size, len(self.x))
             stopper = _StopOnNonFinite()
-            t0 = time.perf_counter()
-            fit = self.model.fit(self.x[order], self.y[order], batch_size=batch_size, epochs=1,
-                                 shuffle=False, verbose=0, callbacks=[stopper],
-                                 validation_data=(self.x_val, self.y_val))
-            seconds = time.perf_counter() - t0
-            logs = {k: float(v[-1]) for k, v in fit.history.items()}
-            if stopper.hit or not math.isfinite(logs.get("loss", float("nan"))):
-                outcome.status, outcome.diverged_epoch = "diverged", epoch + 1
-                logs["loss"] = logs.get("loss", float("nan"))
-                row = {"epoch": epoch + 1, **logs, "learning_rate": self._learning_rate(),
-                       "epoch_time_s": seconds}
-                rows.append(row)
-                write_history(self.history_path, rows)
-                tensorboard.history_row(row)
-                self.on_epoch(row)
-                break
-            row = {"epoch": epoch + 1, "loss": logs.pop("loss")}
-            row.update({k: v for k, v in logs.items() if not k.startswith("val_")})
-            row.update({k: v for k, v in logs.items() if k.startswith("val_")})
-            row["learning_rate"] = self._learning_rate()
-            row["epoch_time_s"] = seconds
-            if self.diagnostics:
-                optimizer = getattr(self.model.optimizer, "inner_optimizer",
-                                    self.model.optimizer)  # mixed float16 wraps it
-                row.update(optimizer.diagnostics(self.model.trainable_variables))
-            if self.plateau is not None:
-                self.model.optimizer.learning_rate = self.plateau.step(
-                    row.get("val_loss", row["loss"]), row["learning_rate"])
-            rows.append(row)
-            self._checkpoint(epoch + 1, rows)
-            tensorboard.history_row(row)
-            outcome.epochs_completed = epoch + 1
-            self.on_epoch(row)
+            epoch_end = _EpochEnd(self, tensorboard, outcome, stopper)
+            self.model.fit(self.batches(start, batch_size),
+                           steps_per_epoch=math.ceil(len(self.x) / batch_size),
+                           epochs=self.epochs, initial_epoch=start, verbose=0, shuffle=False,
+                           validation_data=(self.x_val, self.y_val),
+                           callbacks=[stopper, epoch_end])
         outcome.history = rows
         return outcome
+
+    def end_epoch(self, epoch: int, logs: dict, seconds: float, diverged: bool,
+                  tensorboard, outcome: Outcome) -> None:
+        """Record epoch ``epoch`` (0-based): history row, checkpoint, TensorBoard, console."""
+        rows = outcome.history
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        if diverged or not math.isfinite(logs.get("loss", float("nan"))):
+            outcome.status, outcome.diverged_epoch = "diverged", epoch + 1
+            self.model.stop_training = True
+            logs["loss"] = logs.get("loss", float("nan"))
+            row = {"epoch": epoch + 1, **logs, "learning_rate": self._learning_rate(),
+                   "epoch_time_s": seconds}
+            rows.append(row)
+            write_history(self.history_path, rows)
+            tensorboard.history_row(row)
+            self.on_epoch(row)
+            return
+        row = {"epoch": epoch + 1, "loss": logs.pop("loss")}
+        row.update({k: v for k, v in logs.items() if not k.startswith("val_")})
+        row.update({k: v for k, v in logs.items() if k.startswith("val_")})
+        row["learning_rate"] = self._learning_rate()
+        row["epoch_time_s"] = seconds
+        if self.diagnostics:
+            optimizer = getattr(self.model.optimizer, "inner_optimizer",
+                                self.model.optimizer)  # mixed float16 wraps it
+            row.update(optimizer.diagnostics(self.model.trainable_variables))
+        if self.plateau is not None:
+            self.model.optimizer.learning_rate = self.plateau.step(
+                row.get("val_loss", row["loss"]), row["learning_rate"])
+        rows.append(row)
+        self._checkpoint(epoch + 1, rows)
+        tensorboard.history_row(row)
+        outcome.epochs_completed = epoch + 1
+        self.on_epoch(row)
+
+
+class _EpochEnd(keras.callbacks.Callback):
+    """Hands each finished epoch to ``EpochLoop.end_epoch``; injects the test fault."""
+
+    def __init__(self, loop, tensorboard, outcome, stopper):
+        super().__init__()
+        self.loop, self.tensorboard, self.outcome, self.stopper = (
+            loop, tensorboard, outcome, stopper)
+        self.fault = os.environ.get("DLKIT_FAULT_EPOCH")
+        self.t0 = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.fault and int(self.fault) == epoch + 1:
+            raise RuntimeError(f"fault injected by DLKIT_FAULT_EPOCH={self.fault}")
+        self.t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.loop.end_epoch(epoch, logs, time.perf_counter() - self.t0, self.stopper.hit,
+                            self.tensorboard, self.outcome)
