@@ -39,6 +39,9 @@ def _flatten(node: dict, prefix: str = "") -> dict:
     return out
 
 
+DERIVED_COLUMNS = ("epochs_to_target", "time_to_target_s")
+
+
 def load(path, all_columns: bool = False) -> pd.DataFrame:
     """One row per run under ``path``: the configuration keys that differ between runs
     (every key with ``all_columns``), then ``run_id``, ``status``, ``seed``, …, the final
@@ -79,8 +82,15 @@ def history(run_path: str) -> pd.DataFrame:
 
 
 def _varying(frame: pd.DataFrame) -> list[str]:
+    """The configuration columns that differ between runs and define what a run computes
+    (not display keys such as ``trainer.verbose``): the columns runs are grouped by."""
+    from dlkit.training.identity import NON_DEFINING
+
+    shown_only = {".".join(key) for key in NON_DEFINING}
     config = [c for c in frame.columns if c not in ID_COLUMNS and c != "path"
-              and not c.startswith(METRIC_PREFIXES) and c != "name"]
+              and not c.startswith(METRIC_PREFIXES) and c != "name"
+              and c not in DERIVED_COLUMNS and c not in shown_only
+              and c.split(".")[0] not in shown_only]
     return [c for c in config if frame[c].astype(str).nunique() > 1]
 
 
@@ -91,6 +101,7 @@ def summarize(runs: pd.DataFrame, target: tuple[str, float] | None) -> pd.DataFr
 
     runs = runs.copy()
     metrics = [c for c in runs.columns if c.startswith(METRIC_PREFIXES)]
+    by = _varying(runs) or ["name"]
     if target is not None:
         column, value = target
         higher = not column.endswith("loss")
@@ -98,8 +109,7 @@ def summarize(runs: pd.DataFrame, target: tuple[str, float] | None) -> pd.DataFr
                                     for p in runs["path"]]
         runs["time_to_target_s"] = [stats.time_to_target(history(p), column, value, higher)
                                     for p in runs["path"]]
-        metrics += ["epochs_to_target", "time_to_target_s"]
-    by = _varying(runs) or ["name"]
+        metrics += list(DERIVED_COLUMNS)
     return stats.aggregate(runs, by, metrics)
 
 

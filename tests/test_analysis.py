@@ -163,3 +163,26 @@ def test_trajectories_use_the_optimizers_and_draw(tmp_path):
     assert main(["--steps", "5", "--functions", "ravine", "--out", str(tmp_path)]) == 0
     table = pd.read_csv(tmp_path / "trajectories.csv")
     assert len(set(table["optimizer"])) == 9 and (tmp_path / "ravine.png").stat().st_size > 0
+
+
+def test_summary_groups_by_defining_keys_only(tmp_path):
+    """Runs that differ in a display key (trainer.verbose) and in their time to target are
+    still one group per model, with epochs-to-target averaged over the seeds."""
+    from experiments.report import summarize
+
+    rows = []
+    for model, epochs in (("mlp", [1, 2, 3]), ("cnn", [2, 2, 5])):
+        for seed, hit in enumerate(epochs):
+            path = tmp_path / f"{model}_{seed}"
+            path.mkdir()
+            acc = [0.5 + 0.5 * (e >= hit) for e in range(1, 6)]
+            pd.DataFrame({"epoch": range(1, 6), "val_accuracy": acc,
+                          "epoch_time_s": [1.0] * 5}).to_csv(path / "history.csv", index=False)
+            rows.append({"model.name": model, "trainer.verbose": seed == 0, "seed": seed,
+                         "test_accuracy": acc[-1], "path": str(path)})
+    table = summarize(pd.DataFrame(rows), ("val_accuracy", 0.9)).set_index("model.name")
+    assert list(table.index) == ["cnn", "mlp"] and list(table["n"]) == [3, 3]
+    assert "trainer.verbose" not in table.columns
+    assert table.loc["mlp", "epochs_to_target_mean"] == pytest.approx(2.0)
+    assert table.loc["cnn", "epochs_to_target_mean"] == pytest.approx(3.0)
+    assert table.loc["cnn", "time_to_target_s_mean"] == pytest.approx(3.0)
