@@ -41,7 +41,7 @@ def _model(optimizer, seed=0):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=40)
     args = parser.parse_args(argv)
     import keras
 

@@ -380,6 +380,17 @@ class _MomentEstimates(SeedOptimizer):
     def _step(self, dtype):
         return ops.cast(self.iterations + 1, dtype)
 
+    def _update_moments(self, m, v, gradient, b1, b2):
+        """``m ← β1 m + (1 − β1) g`` and ``v ← β2 v + (1 − β2) g²``, written as
+        ``m ← m + (1 − β1)(g − m)`` (the same number, one multiply fewer)."""
+        self.assign_add(m, (1.0 - b1) * (gradient - m))
+        self.assign_add(v, (1.0 - b2) * (ops.square(gradient) - v))
+
+    @staticmethod
+    def _inv_sqrt_bias_2(b2, t):
+        """``1 / sqrt(1 − β2^t)``, so that ``sqrt(v̂_t) = sqrt(v_t) · this``."""
+        return 1.0 / ops.sqrt(1.0 - ops.power(b2, t))
+
     def _denominator_numpy(self, variable, t):
         # Read after a step: iterations already counts it, so t = iterations.
         v_hat = self._numpy_slot(self._v, variable) / (1.0 - self.beta_2 ** t)
@@ -413,11 +424,11 @@ class Adam(_MomentEstimates):
         b2 = _const(self.beta_2, variable.dtype)
         t = self._step(variable.dtype)
         m, v = self._slot(self._m, variable), self._slot(self._v, variable)
-        self.assign(m, b1 * m + (1.0 - b1) * gradient)
-        self.assign(v, b2 * v + (1.0 - b2) * ops.square(gradient))
-        m_hat = m / (1.0 - ops.power(b1, t))
-        v_hat = v / (1.0 - ops.power(b2, t))
-        self._apply(variable, lr * m_hat / (ops.sqrt(v_hat) + self.epsilon), gradient)
+        self._update_moments(m, v, gradient, b1, b2)
+        # η m̂ / (sqrt(v̂) + ε) with the bias corrections as scalars: fewer tensor ops
+        step = lr / (1.0 - ops.power(b1, t))
+        self._apply(variable, step * m / (ops.sqrt(v) * self._inv_sqrt_bias_2(b2, t)
+                                          + self.epsilon), gradient)
 
 
 @keras.saving.register_keras_serializable(package="dlkit")
@@ -441,7 +452,7 @@ class Adamax(_MomentEstimates):
         b2 = _const(self.beta_2, variable.dtype)
         t = self._step(variable.dtype)
         m, u = self._slot(self._m, variable), self._slot(self._v, variable)
-        self.assign(m, b1 * m + (1.0 - b1) * gradient)
+        self.assign_add(m, (1.0 - b1) * (gradient - m))
         self.assign(u, ops.maximum(b2 * u, ops.abs(gradient)))
         increment = lr / (1.0 - ops.power(b1, t)) * m / (u + self.epsilon)
         self._apply(variable, increment, gradient)
@@ -495,11 +506,10 @@ class Nadam(_MomentEstimates):
         self.assign(product, product * mu_t)
         product_next = product * mu_next
         m, v = self._slot(self._m, variable), self._slot(self._v, variable)
-        self.assign(m, b1 * m + (1.0 - b1) * gradient)
-        self.assign(v, b2 * v + (1.0 - b2) * ops.square(gradient))
-        m_hat = mu_next * m / (1.0 - product_next) + (1.0 - mu_t) * gradient / (1.0 - product)
-        v_hat = v / (1.0 - ops.power(b2, t))
-        self._apply(variable, lr * m_hat / (ops.sqrt(v_hat) + self.epsilon), gradient)
+        self._update_moments(m, v, gradient, b1, b2)
+        m_hat = (mu_next / (1.0 - product_next)) * m + ((1.0 - mu_t) / (1.0 - product)) * gradient
+        self._apply(variable, lr * m_hat / (ops.sqrt(v) * self._inv_sqrt_bias_2(b2, t)
+                                            + self.epsilon), gradient)
 
     def get_config(self):
         return {**super().get_config(), "schedule_decay": self.schedule_decay}
