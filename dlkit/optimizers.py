@@ -169,7 +169,10 @@ class SeedOptimizer(keras.optimizers.Optimizer):
             out["effective_lr"] = float(np.mean(steps_sizes))
         if reset:
             self._diag_sums.assign(ops.zeros(self._diag_sums.shape, dtype="float32"))
-            self._diag_steps_start.assign(ops.cast(self.iterations, "int64"))
+            # a numpy copy: under JAX a cast to the same dtype would alias the iterations
+            # buffer, and the next compiled step would donate that buffer twice
+            start = np.asarray(ops.convert_to_numpy(self.iterations), dtype="int64")
+            self._diag_steps_start.assign(start)
         return out
 
     def get_config(self):

@@ -234,8 +234,9 @@ def test_mixed_precision_with_jit(name):
 
 @pytest.mark.parametrize("jit_compile", [False, True])
 def test_diagnostics_match_numpy_during_fit(jit_compile):
-    """Linear regression with MSE and plain SGD, 4 steps of batch 8: the RMS gradient and
-    update norms per variable and globally equal a numpy replay of the same steps."""
+    """Linear regression with MSE and plain SGD, two epochs of 4 steps of batch 8 with a read
+    after each: the RMS gradient and update norms per variable and globally equal a numpy
+    replay of the same steps, and each read covers only the steps since the last one."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(32, 3)).astype("float32")
     y = rng.normal(size=(32, 1)).astype("float32")
@@ -245,25 +246,72 @@ def test_diagnostics_match_numpy_during_fit(jit_compile):
     lr = 0.05
     opt = optimizers.get("sgd", learning_rate=lr, track_diagnostics=True)
     model.compile(optimizer=opt, loss="mse", jit_compile=jit_compile)
-    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
-    diag = opt.diagnostics(model.trainable_variables)
-
-    w, b = w0.astype("float64"), b0.astype("float64")
-    g_sq, u_sq = np.zeros(2), np.zeros(2)
-    for k in range(4):
-        xb, yb = x[8 * k:8 * k + 8].astype("float64"), y[8 * k:8 * k + 8].astype("float64")
-        residual = xb @ w + b - yb
-        gw, gb = 2 * xb.T @ residual / 8, 2 * residual.sum(0) / 8
-        g_sq += [np.sum(gw ** 2), np.sum(gb ** 2)]
-        u_sq += [np.sum((lr * gw) ** 2), np.sum((lr * gb) ** 2)]
-        w, b = w - lr * gw, b - lr * gb
     kernel, bias = model.trainable_variables
-    np.testing.assert_allclose(diag[f"grad_norm/{kernel.path}"], np.sqrt(g_sq[0] / 4), rtol=1e-5)
-    np.testing.assert_allclose(diag[f"grad_norm/{bias.path}"], np.sqrt(g_sq[1] / 4), rtol=1e-5)
-    np.testing.assert_allclose(diag["grad_norm"], np.sqrt(g_sq.sum() / 4), rtol=1e-5)
-    np.testing.assert_allclose(diag["update_norm"], np.sqrt(u_sq.sum() / 4), rtol=1e-5)
-    np.testing.assert_allclose(diag[f"update_ratio/{kernel.path}"],
-                               np.sqrt(u_sq[0] / 4) / np.linalg.norm(w), rtol=1e-5)
-    assert "effective_lr" not in diag  # plain SGD has no adaptive denominator
+    w, b = w0.astype("float64"), b0.astype("float64")
+    for _ in range(2):
+        model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+        diag = opt.diagnostics(model.trainable_variables)
+        g_sq, u_sq = np.zeros(2), np.zeros(2)
+        for k in range(4):
+            xb, yb = x[8 * k:8 * k + 8].astype("float64"), y[8 * k:8 * k + 8].astype("float64")
+            residual = xb @ w + b - yb
+            gw, gb = 2 * xb.T @ residual / 8, 2 * residual.sum(0) / 8
+            g_sq += [np.sum(gw ** 2), np.sum(gb ** 2)]
+            u_sq += [np.sum((lr * gw) ** 2), np.sum((lr * gb) ** 2)]
+            w, b = w - lr * gw, b - lr * gb
+        np.testing.assert_allclose(diag[f"grad_norm/{kernel.path}"], np.sqrt(g_sq[0] / 4),
+                                   rtol=1e-5)
+        np.testing.assert_allclose(diag[f"grad_norm/{bias.path}"], np.sqrt(g_sq[1] / 4),
+                                   rtol=1e-5)
+        np.testing.assert_allclose(diag["grad_norm"], np.sqrt(g_sq.sum() / 4), rtol=1e-5)
+        np.testing.assert_allclose(diag["update_norm"], np.sqrt(u_sq.sum() / 4), rtol=1e-5)
+        np.testing.assert_allclose(diag[f"update_ratio/{kernel.path}"],
+                                   np.sqrt(u_sq[0] / 4) / np.linalg.norm(w), rtol=1e-5)
+        assert "effective_lr" not in diag  # plain SGD has no adaptive denominator
     again = opt.diagnostics(model.trainable_variables)  # reset: no steps since the last read
     assert again["grad_norm"] == 0.0
+
+
+def _diagnostics_do_not_change_training(name):
+    """Three epochs with a diagnostics read after each give the same weights as training
+    without diagnostics."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 3)).astype("float32")
+    y = rng.normal(size=(64, 1)).astype("float32")
+    init = [rng.normal(size=(3, 4)).astype("float32"), np.zeros(4, "float32"),
+            rng.normal(size=(4, 1)).astype("float32"), np.zeros(1, "float32")]
+    weights = []
+    for track in (False, True):
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4),
+                                  keras.layers.Dense(1)])
+        model.set_weights(init)
+        opt = optimizers.get(name, learning_rate=0.01, track_diagnostics=track)
+        model.compile(optimizer=opt, loss="mse")
+        for _ in range(3):
+            model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+            if track:
+                assert 0 < opt.diagnostics(model.trainable_variables)["grad_norm"] < 1e3
+        weights.append(model.get_weights())
+    for ours, theirs in zip(*weights):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", ["adam", "momentum"])
+def test_diagnostics_do_not_change_training(name):
+    _diagnostics_do_not_change_training(name)
+
+
+def test_diagnostics_without_jax_x64():
+    """The same in a fresh process with JAX's default 32-bit integers (the suite's own
+    setting): a read once aliased the iterations buffer there and the next compiled step
+    failed with 'donate the same buffer twice'."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "JAX_ENABLE_X64"}
+    code = ("from tests.test_optimizers import _diagnostics_do_not_change_training as f; "
+            "f('adam')")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert proc.returncode == 0, proc.stderr[-2000:]
