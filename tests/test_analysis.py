@@ -186,3 +186,26 @@ def test_summary_groups_by_defining_keys_only(tmp_path):
     assert table.loc["mlp", "epochs_to_target_mean"] == pytest.approx(2.0)
     assert table.loc["cnn", "epochs_to_target_mean"] == pytest.approx(3.0)
     assert table.loc["cnn", "time_to_target_s_mean"] == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("adam_speed,expected", [(3.0, "supported"), (1.0, "inconclusive")])
+def test_adaptive_claim_measures_speed_at_best_rates(adam_speed, expected):
+    """All optimizers end at the same loss; Adam and RMSprop get there faster (or as fast)
+    than SGD. Best rates come from the final val_loss; the verdict from the curves."""
+    rows, curves = [], {}
+    for opt in ("adam", "rmsprop", "sgd"):
+        for scale in (0.3, 1.0, 3.0):
+            for seed in range(3):
+                final = 0.1 + abs(np.log(scale)) + 0.001 * seed
+                rows.append({"name": "optimizers", "optimizer.name": opt,
+                             "trainer.lr_scale": scale, "seed": seed, "val_loss": final,
+                             "test_loss": final, "test_accuracy": 0.9})
+    runs = _runs(rows)
+    for _, row in runs.iterrows():
+        rate = adam_speed if row["optimizer.name"] != "sgd" else 1.0
+        epochs = np.arange(1, 11)
+        curve = row["val_loss"] + 2.0 * np.exp(-rate * epochs) + 0.001 * row["seed"] * epochs
+        curves[row["path"]] = pd.DataFrame({"epoch": epochs, "val_loss": curve})
+    (verdict,) = claims.evaluate_all(runs, _history_store(curves))
+    assert verdict.verdict == expected
+    assert list(verdict.table["trainer.lr_scale"]) == [1.0, 1.0, 1.0]
