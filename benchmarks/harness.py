@@ -5,7 +5,9 @@ a multirun.
     python -m benchmarks.harness [--repeats 3] [--epochs 30]
 
 Part 1 times both programs as whole processes, alternately (TensorFlow import included in
-both). Part 2 runs, in one warm process, a complete 1-epoch run through the suite
+both), twice: with TensorFlow's deterministic kernels in both (the suite's default,
+``trainer.deterministic=true``) and without them in both, so that each pair does the same
+arithmetic and the ratio is the harness alone. Part 2 runs, in one warm process, a complete 1-epoch run through the suite
 (``experiments.pipeline.execute``: data, model, checkpoint, logs, evaluation, result files)
 against the bare equivalent (build, fit 1 epoch, evaluate), alternately; the difference of
 medians is the fixed cost per run. Targets: ratio <= 1.10; fixed cost <= 1 s.
@@ -25,9 +27,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def bare(epochs: int, seed: int = 0) -> float:
+def bare(epochs: int, seed: int = 0, deterministic: bool = False) -> float:
     """What a user would write with Keras alone: the default run's MLP on digits."""
     import keras
+
+    if deterministic and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -57,15 +64,18 @@ def _process(command, cwd) -> float:
     return time.perf_counter() - t0
 
 
-def whole_processes(epochs: int, repeats: int) -> dict:
+def whole_processes(epochs: int, repeats: int, deterministic: bool) -> dict:
+    flag = str(deterministic).lower()
     times = {"experiments.run": [], "bare keras": []}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(repeats):
             times["experiments.run"].append(_process(
                 [sys.executable, "-m", "experiments.run", f"trainer.epochs={epochs}",
-                 f"results_dir={tmp}", "trainer.resume=false", "trainer.verbose=false"], tmp))
+                 f"results_dir={tmp}", "trainer.resume=false", "trainer.verbose=false",
+                 f"trainer.deterministic={flag}"], tmp))
+            bare_args = ["--bare", str(epochs)] + (["--deterministic"] if deterministic else [])
             times["bare keras"].append(_process(
-                [sys.executable, "-m", "benchmarks.harness", "--bare", str(epochs)], ROOT))
+                [sys.executable, "-m", "benchmarks.harness", *bare_args], ROOT))
     return {k: statistics.median(v) for k, v in times.items()}
 
 
@@ -100,19 +110,23 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--bare", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--deterministic", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.bare:
-        bare(args.bare)
+        bare(args.bare, deterministic=args.deterministic)
         return
     from benchmarks._timing import machine
 
-    whole = whole_processes(args.epochs, args.repeats)
     print(f"# default run (MLP on digits, {args.epochs} epochs), whole processes, median of "
           f"{args.repeats}; {machine()}")
-    print(f"{'program':<20}{'wall (s)':>10}")
-    for name, seconds in whole.items():
-        print(f"{name:<20}{seconds:>10.2f}")
-    print(f"ratio {whole['experiments.run'] / whole['bare keras']:.3f} (target <= 1.10)")
+    print(f"{'kernels':<16}{'experiments.run (s)':>21}{'bare keras (s)':>16}{'ratio':>8}")
+    for deterministic in (True, False):
+        whole = whole_processes(args.epochs, args.repeats, deterministic)
+        ratio = whole["experiments.run"] / whole["bare keras"]
+        label = "deterministic" if deterministic else "default TF"
+        print(f"{label:<16}{whole['experiments.run']:>21.2f}{whole['bare keras']:>16.2f}"
+              f"{ratio:>8.3f}")
+    print("target: ratio <= 1.10")
     fixed = fixed_cost(max(5, args.repeats * 2))
     print("\n# one 1-epoch run inside a warm process (a multirun's per-run cost)")
     for name, seconds in fixed.items():
