@@ -7,10 +7,11 @@ a multirun.
 Part 1 times both programs as whole processes, alternately (TensorFlow import included in
 both), twice: with TensorFlow's deterministic kernels in both (the suite's default,
 ``trainer.deterministic=true``) and without them in both, so that each pair does the same
-arithmetic and the ratio is the harness alone. Part 2 runs, in one warm process, a complete 1-epoch run through the suite
-(``experiments.pipeline.execute``: data, model, checkpoint, logs, evaluation, result files)
-against the bare equivalent (build, fit 1 epoch, evaluate), alternately; the difference of
-medians is the fixed cost per run. Targets: ratio <= 1.10; fixed cost <= 1 s.
+arithmetic and the ratio is the harness alone. Part 2 runs, in one warm process, a
+complete 1-epoch run through the suite (``experiments.pipeline.execute``: data, model,
+checkpoint, logs, evaluation, result files) against the bare equivalent (build, fit 1
+epoch, evaluate), alternately; the difference of medians is the fixed cost per run.
+Targets: ratio <= 1.10; fixed cost <= 1 s.
 """
 
 from __future__ import annotations
