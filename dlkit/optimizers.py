@@ -383,11 +383,15 @@ class _MomentEstimates(SeedOptimizer):
     def _step(self, dtype):
         return ops.cast(self.iterations + 1, dtype)
 
+    def _average_into(self, average, value, beta):
+        """``a ← β a + (1 − β) x``, written as ``a ← a + (1 − β)(x − a)`` (the same number,
+        one multiply fewer)."""
+        self.assign_add(average, (1.0 - beta) * (value - average))
+
     def _update_moments(self, m, v, gradient, b1, b2):
-        """``m ← β1 m + (1 − β1) g`` and ``v ← β2 v + (1 − β2) g²``, written as
-        ``m ← m + (1 − β1)(g − m)`` (the same number, one multiply fewer)."""
-        self.assign_add(m, (1.0 - b1) * (gradient - m))
-        self.assign_add(v, (1.0 - b2) * (ops.square(gradient) - v))
+        """``m ← β1 m + (1 − β1) g`` and ``v ← β2 v + (1 − β2) g²``."""
+        self._average_into(m, gradient, b1)
+        self._average_into(v, ops.square(gradient), b2)
 
     @staticmethod
     def _inv_sqrt_bias_2(b2, t):
@@ -455,7 +459,7 @@ class Adamax(_MomentEstimates):
         b2 = _const(self.beta_2, variable.dtype)
         t = self._step(variable.dtype)
         m, u = self._slot(self._m, variable), self._slot(self._v, variable)
-        self.assign_add(m, (1.0 - b1) * (gradient - m))
+        self._average_into(m, gradient, b1)
         self.assign(u, ops.maximum(b2 * u, ops.abs(gradient)))
         increment = lr / (1.0 - ops.power(b1, t)) * m / (u + self.epsilon)
         self._apply(variable, increment, gradient)
