@@ -2,7 +2,10 @@
 TensorFlow and JAX against the same network and optimizer in PyTorch, plus the fraction of
 the machine's measured matrix-multiply peak that training reaches. The "plain keras" rows
 train the same network built from Keras's own layers and Adam: they separate what dlkit
-costs from what Keras costs.
+costs from what Keras costs. The "raw jax" row is the same network and Adam written
+directly in ``jax.lax`` (no Keras): the ceiling of the JAX backend on this machine. The
+"oneDNN off" row is TensorFlow as it starts on AVX2 CPUs without the suite's
+``TF_ENABLE_ONEDNN_OPTS=1`` (see ``experiments.tf_startup``).
 
     python -m benchmarks.throughput [--rounds 3] [--samples 8192] [--epochs 3]
 
@@ -45,6 +48,9 @@ def _plain_keras_lenet():
 
 
 def keras_worker(samples: int, epochs: int, plain: bool = False) -> dict:
+    from experiments.tf_startup import start_tensorflow
+
+    start_tensorflow()  # as `python -m experiments.run` starts TensorFlow
     import keras
 
     from dlkit import complexity, models, optimizers
@@ -97,6 +103,61 @@ def torch_worker(samples: int, epochs: int) -> dict:
             "threads": torch.get_num_threads()}
 
 
+def raw_jax_worker(samples: int, epochs: int) -> dict:
+    """The same network and Adam (lr 1e-3, eps 1e-8) in ``jax.lax``, one jitted step."""
+    import jax
+    import jax.numpy as jnp
+    from jax import lax
+
+    x, y = _data(samples)
+    rng = np.random.default_rng(0)
+    shapes = {"c1": (5, 5, 1, 6), "c3": (5, 5, 6, 16), "f5": (400, 120), "f6": (120, 84),
+              "out": (84, 10)}
+    params = {name: (jnp.asarray(rng.normal(0, 0.1, shape).astype("float32")),
+                     jnp.zeros(shape[-1], "float32")) for name, shape in shapes.items()}
+    spec = ("NHWC", "HWIO", "NHWC")
+
+    def pool(h):
+        return lax.reduce_window(h, -jnp.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+
+    def loss(p, xb, yb):
+        h = lax.conv_general_dilated(xb, p["c1"][0], (1, 1), [(2, 2), (2, 2)],
+                                     dimension_numbers=spec)
+        h = pool(jax.nn.relu(h + p["c1"][1]))
+        h = lax.conv_general_dilated(h, p["c3"][0], (1, 1), "VALID", dimension_numbers=spec)
+        h = pool(jax.nn.relu(h + p["c3"][1])).reshape(xb.shape[0], -1)
+        for name in ("f5", "f6"):
+            h = jax.nn.relu(h @ p[name][0] + p[name][1])
+        logp = jax.nn.log_softmax(h @ p["out"][0] + p["out"][1])
+        return -jnp.mean(jnp.take_along_axis(logp, yb[:, None], axis=1))
+
+    @jax.jit
+    def step(p, m, v, t, xb, yb):
+        g = jax.grad(loss)(p, xb, yb)
+        t = t + 1
+        m = jax.tree.map(lambda a, b: 0.9 * a + 0.1 * b, m, g)
+        v = jax.tree.map(lambda a, b: 0.999 * a + 0.001 * b * b, v, g)
+        rate = 1e-3 * jnp.sqrt(1 - 0.999**t) / (1 - 0.9**t)
+        p = jax.tree.map(lambda w, a, b: w - rate * a / (jnp.sqrt(b) + 1e-8), p, m, v)
+        return p, m, v, t
+
+    state = [params, jax.tree.map(jnp.zeros_like, params),
+             jax.tree.map(jnp.zeros_like, params), jnp.zeros((), "float32")]
+
+    def epoch(n):
+        perm = rng.permutation(n)
+        for start in range(0, n, 128):
+            idx = perm[start:start + 128]
+            state[:] = step(*state, x[idx], y[idx])
+        jax.block_until_ready(state[0])
+
+    epoch(1024)
+    t0 = time.perf_counter()
+    for _ in range(epochs):
+        epoch(samples)
+    return {"samples_per_s": samples * epochs / (time.perf_counter() - t0)}
+
+
 def matmul_peak(size: int = 2048, repeats: int = 5) -> float:
     """Float32 GFLOP/s of numpy's matrix multiply on this machine (best of ``repeats``)."""
     a = np.random.default_rng(0).normal(size=(size, size)).astype("float32")
@@ -109,8 +170,9 @@ def matmul_peak(size: int = 2048, repeats: int = 5) -> float:
     return best
 
 
-def _run(kind: str, samples: int, epochs: int, backend: str | None = None) -> dict | None:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+def _run(kind: str, samples: int, epochs: int, backend: str | None = None,
+         extra_env: dict | None = None) -> dict | None:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(extra_env or {})}
     if backend:
         env["KERAS_BACKEND"] = backend
     proc = subprocess.run([sys.executable, "-m", "benchmarks.throughput", "--worker", kind,
@@ -126,26 +188,30 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--samples", type=int, default=8192)
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--worker", choices=["keras", "keras_plain", "torch"],
+    parser.add_argument("--worker", choices=["keras", "keras_plain", "torch", "raw_jax"],
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker in ("keras", "keras_plain"):
         print(json.dumps(keras_worker(args.samples, args.epochs, args.worker == "keras_plain")))
         return
-    if args.worker == "torch":
-        print(json.dumps(torch_worker(args.samples, args.epochs)))
+    if args.worker in ("torch", "raw_jax"):
+        worker = torch_worker if args.worker == "torch" else raw_jax_worker
+        print(json.dumps(worker(args.samples, args.epochs)))
         return
     from benchmarks._timing import machine
 
-    candidates = [("tensorflow", "keras", "tensorflow"),
-                  ("tf, plain keras", "keras_plain", "tensorflow"), ("jax", "keras", "jax"),
-                  ("jax, plain keras", "keras_plain", "jax"), ("pytorch", "torch", None)]
-    samples = {name: [] for name, _, _ in candidates}
+    onednn_off = {"TF_ENABLE_ONEDNN_OPTS": "0"}
+    candidates = [("tensorflow", "keras", "tensorflow", None),
+                  ("tf, plain keras", "keras_plain", "tensorflow", None),
+                  ("tf, oneDNN off", "keras", "tensorflow", onednn_off),
+                  ("jax", "keras", "jax", None), ("jax, plain keras", "keras_plain", "jax", None),
+                  ("raw jax", "raw_jax", None, None), ("pytorch", "torch", None, None)]
+    samples = {name: [] for name, *_ in candidates}
     macs = None
     for round_index in range(args.rounds):
         order = candidates if round_index % 2 == 0 else candidates[::-1]
-        for name, kind, backend in order:
-            out = _run(kind, args.samples, args.epochs, backend)
+        for name, kind, backend, extra_env in order:
+            out = _run(kind, args.samples, args.epochs, backend, extra_env)
             if out is None:
                 continue
             samples[name].append(out["samples_per_s"])
@@ -157,7 +223,7 @@ def main(argv=None):
           f"sample: {macs}")
     print(f"{'framework':<18}{'samples/s':>12}{'vs pytorch':>12}{'% of peak':>11}")
     base = statistics.median(samples["pytorch"]) if samples["pytorch"] else None
-    for name, _, _ in candidates:
+    for name, *_ in candidates:
         if not samples[name]:
             print(f"{name:<18}{'unavailable':>12}")
             continue

@@ -11,7 +11,7 @@ import sys
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from experiments.quiet import quiet_tensorflow
+from experiments.tf_startup import start_tensorflow
 
 
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
@@ -46,5 +46,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    quiet_tensorflow()
+    start_tensorflow()
     main()

@@ -12,7 +12,7 @@ import sys
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from experiments.quiet import quiet_tensorflow, set_backend
+from experiments.tf_startup import set_backend, start_tensorflow
 
 BACKENDS = ("tensorflow", "jax", "torch")
 
@@ -36,7 +36,7 @@ def _prepare_backend():
         from experiments.devices import hide_gpus
 
         hide_gpus()
-    quiet_tensorflow()
+    start_tensorflow()
 
 
 def _select_backend(cfg: DictConfig) -> None:

@@ -53,9 +53,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="results/trajectories")
     parser.add_argument("--functions", default="ravine,rosenbrock,beale,saddle")
     args = parser.parse_args(argv)
-    from experiments.quiet import quiet_tensorflow
+    from experiments.tf_startup import start_tensorflow
 
-    quiet_tensorflow()
+    start_tensorflow()
     from dlkit import optimizers
     from dlkit.analysis import figures
     from dlkit.testfunctions import FUNCTIONS

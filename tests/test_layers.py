@@ -42,6 +42,29 @@ def test_explicit_padding_matches_tensorflow(padding, strides, kernel, rng):
     assert tuple(conv.compute_output_shape(x.shape)) == ours.shape
 
 
+@needs_tf
+@pytest.mark.parametrize("padding,strides,kernel,dilation,runs_as", [
+    (SEED_PADDING, 1, 3, 1, "same"), ([[0, 0], [2, 2], [2, 2], [0, 0]], 1, 5, 1, "same"),
+    ([[0, 0], [2, 2], [2, 2], [0, 0]], 1, 3, 2, "same"),
+    ([[0, 0], [1, 1], [1, 1], [0, 0]], 2, 3, 1, "valid"),
+    ([[0, 0], [1, 2], [1, 2], [0, 0]], 1, 4, 1, "valid"),
+    ([[0, 0], [2, 2], [1, 1], [0, 0]], 1, 3, 1, "valid"),
+])
+def test_explicit_padding_equal_to_same_runs_as_one_convolution(padding, strides, kernel,
+                                                                dilation, runs_as, rng):
+    import tensorflow as tf
+
+    x = rng.normal(size=(2, 11, 9, 3)).astype("float32")
+    conv = layers.Conv2D(4, kernel, strides=strides, padding=padding, dilation_rate=dilation)
+    ours = np.asarray(conv(x))
+    ref = tf.nn.conv2d(x, conv.kernel.numpy(), strides=strides, padding=padding,
+                       dilations=dilation) + conv.bias.numpy()
+    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-5)
+    assert conv.padding == runs_as
+    assert conv.get_config()["padding"] == padding
+    assert tuple(conv.compute_output_shape(x.shape)) == ours.shape
+
+
 @pytest.mark.parametrize("padding", ["same", "valid"])
 @pytest.mark.parametrize("strides,kernel", [(1, 3), (2, 3), (2, 2), (1, 4)])
 def test_same_and_valid_match_keras(padding, strides, kernel, rng):

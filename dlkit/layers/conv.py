@@ -49,24 +49,39 @@ class Conv2D(keras.layers.Conv2D):
     (``keras.ops.pad``) and then runs a ``valid`` convolution, so the output height is
     ``⌊(n_h + p_top + p_bottom − k)/s⌋ + 1`` (SPEC section 4). ``"same"`` and ``"valid"`` behave
     exactly as in Keras.
+
+    An explicit list that is exactly ``same`` padding (stride 1, odd effective kernel,
+    ``(k − 1)/2`` on every side, as in LeNet-5's ``[[0,0],[2,2],[2,2],[0,0]]`` with 5x5 kernels)
+    runs as one ``same`` convolution: the same numbers without a separate padding op, which
+    under JAX on CPU costs about 10% of LeNet-5's training step.
     """
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
                  **kwargs):
         resolved_format = data_format or keras.config.image_data_format()
         self.explicit_padding = parse_padding(padding, resolved_format)
-        super().__init__(
-            filters,
-            kernel_size,
-            strides=strides,
-            padding="valid" if self.explicit_padding is not None else padding,
-            data_format=data_format,
-            **kwargs,
-        )
+        super().__init__(filters, kernel_size, strides=strides, padding="valid",
+                         data_format=data_format, **kwargs)
+        if self.explicit_padding is None:
+            self.padding = "valid" if padding.lower() == "valid" else "same"
+        elif self._explicit_is_same():
+            self.padding = "same"
+
+    def _explicit_is_same(self) -> bool:
+        axes = (1, 2) if self.data_format == "channels_last" else (2, 3)
+        for axis, k, s, d in zip(axes, self.kernel_size, self.strides, self.dilation_rate):
+            half, odd = divmod((k - 1) * d, 2)
+            if s != 1 or odd or self.explicit_padding[axis] != [half, half]:
+                return False
+        return True
+
+    @property
+    def _pads_input(self) -> bool:
+        return self.explicit_padding is not None and self.padding == "valid"
 
     def _padded_shape(self, shape):
         shape = list(shape)
-        if self.explicit_padding is not None:
+        if self._pads_input:
             for axis, (before, after) in enumerate(self.explicit_padding):
                 if shape[axis] is not None:
                     shape[axis] += before + after
@@ -77,7 +92,7 @@ class Conv2D(keras.layers.Conv2D):
         self.input_spec = None
 
     def call(self, inputs):
-        if self.explicit_padding is not None:
+        if self._pads_input:
             inputs = ops.pad(inputs, self.explicit_padding)
         return super().call(inputs)
 
