@@ -6,7 +6,8 @@ a multirun.
 
 Part 1 times both programs as whole processes, alternately (TensorFlow import included in
 both), twice: with TensorFlow's deterministic kernels in both (the suite's default,
-``trainer.deterministic=true``) and without them in both, so that each pair does the same
+``trainer.deterministic=true``) and without them in both, and with the suite's TensorFlow
+start-up (oneDNN on, ``experiments.tf_startup``) in both, so that each pair does the same
 arithmetic and the ratio is the harness alone. Part 2 runs, in one warm process, a
 complete 1-epoch run through the suite (``experiments.pipeline.execute``: data, model,
 checkpoint, logs, evaluation, result files) against the bare equivalent (build, fit 1
@@ -59,7 +60,7 @@ def bare(epochs: int, seed: int = 0, deterministic: bool = False) -> float:
 
 
 def _process(command, cwd) -> float:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {"TF_ENABLE_ONEDNN_OPTS": "1", **os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     t0 = time.perf_counter()
     subprocess.run(command, cwd=cwd, env=env, check=True, capture_output=True)
     return time.perf_counter() - t0
@@ -113,6 +114,9 @@ def main(argv=None):
     parser.add_argument("--bare", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--deterministic", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    from experiments.tf_startup import start_tensorflow
+
+    start_tensorflow()
     if args.bare:
         bare(args.bare, deterministic=args.deterministic)
         return
