@@ -34,6 +34,21 @@ def test_short_sweep_under_jax(tmp_path):
     assert all(r["status"] == "completed" and r["metrics"]["test_accuracy"] > 0.3 for r in runs)
 
 
+@pytest.mark.parametrize("setting,enabled", [(None, "True"), ("0", "False"), ("1", "True")])
+def test_tensorflow_starts_with_onednn_unless_the_environment_says_otherwise(setting, enabled):
+    pytest.importorskip("tensorflow")
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    if setting is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = setting
+    code = ("from experiments.tf_startup import start_tensorflow; start_tensorflow(); "
+            "from tensorflow.python.util import _pywrap_util_port as port; "
+            "print(port.IsMklEnabled())")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, cwd=Path(__file__).resolve().parents[1], timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == enabled
+
+
 @pytest.mark.slow
 def test_without_tensorflow_history_and_result_still_written(tmp_path):
     pytest.importorskip("jax")
