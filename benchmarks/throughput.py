@@ -1,16 +1,17 @@
 """Training throughput of ``lenet5_modern`` on 28x28x1 inputs, batch 128: dlkit under
 TensorFlow and JAX against the same network and optimizer in PyTorch, plus the fraction of
 the machine's measured matrix-multiply peak that training reaches. The "plain keras" rows
-train the same network built from Keras's own layers and Adam: they separate what dlkit
-costs from what Keras costs. The "raw jax" row is the same network and Adam written
+train the same network built from Keras's own layers and Adam, in the same process as the
+dlkit row above them and alternating with it (ABBA): they separate what dlkit costs from
+what Keras costs. The "raw jax" row is the same network and Adam written
 directly in ``jax.lax`` (no Keras): the ceiling of the JAX backend on this machine. The
 "oneDNN off" row is TensorFlow as it starts on AVX2 CPUs without the suite's
 ``TF_ENABLE_ONEDNN_OPTS=1`` (see ``experiments.tf_startup``).
 
-    python -m benchmarks.throughput [--rounds 3] [--samples 8192] [--epochs 3]
+    python -m benchmarks.throughput [--rounds 5] [--samples 8192] [--epochs 3]
 
-Each framework trains in its own process (a Keras backend is fixed per process); the
-rounds alternate the order. Training FLOPs are 6 x the forward multiply-accumulates that
+Each backend trains in its own process (a Keras backend is fixed per process); the
+rounds alternate the order of the processes. Training FLOPs are 6 x the forward multiply-accumulates that
 ``dlkit.complexity`` counts (forward 2, backward 4). PyTorch comes with the ``bench`` extra.
 Target: TensorFlow and JAX at least 1.0x PyTorch.
 """
@@ -47,7 +48,9 @@ def _plain_keras_lenet():
         layers.Dense(84, activation="relu"), layers.Dense(10, activation="softmax")])
 
 
-def keras_worker(samples: int, epochs: int, plain: bool = False) -> dict:
+def keras_worker(samples: int, epochs: int) -> dict:
+    """dlkit's ``lenet5_modern`` with dlkit's Adam and the plain-Keras twin with Keras's Adam
+    in one process, ABBA: each trains ``epochs`` epochs twice, and its rate is over both."""
     from experiments.tf_startup import start_tensorflow
 
     start_tensorflow()  # as `python -m experiments.run` starts TensorFlow
@@ -56,18 +59,20 @@ def keras_worker(samples: int, epochs: int, plain: bool = False) -> dict:
     from dlkit import complexity, models, optimizers
 
     x, y = _data(samples)
-    if plain:
-        model = _plain_keras_lenet()
-        model.compile(keras.optimizers.Adam(epsilon=1e-8), "sparse_categorical_crossentropy")
-    else:
-        model = models.get("lenet5_modern", (28, 28, 1), 10)
-        model.compile(optimizers.get("adam"), "sparse_categorical_crossentropy")
-    model.fit(x[:1024], y[:1024], batch_size=128, epochs=1, verbose=0)  # compile, warm up
-    t0 = time.perf_counter()
-    model.fit(x, y, batch_size=128, epochs=epochs, verbose=0)
-    seconds = time.perf_counter() - t0
-    macs = int(complexity.summary(model).iloc[-1]["macs"])
-    return {"samples_per_s": samples * epochs / seconds, "macs": macs,
+    dlkit_model = models.get("lenet5_modern", (28, 28, 1), 10)
+    dlkit_model.compile(optimizers.get("adam"), "sparse_categorical_crossentropy")
+    plain_model = _plain_keras_lenet()
+    plain_model.compile(keras.optimizers.Adam(epsilon=1e-8), "sparse_categorical_crossentropy")
+    trained = {"dlkit": dlkit_model, "plain keras": plain_model}
+    seconds = dict.fromkeys(trained, 0.0)
+    for model in trained.values():
+        model.fit(x[:1024], y[:1024], batch_size=128, epochs=1, verbose=0)  # compile, warm up
+    for name in ["dlkit", "plain keras", "plain keras", "dlkit"]:
+        t0 = time.perf_counter()
+        trained[name].fit(x, y, batch_size=128, epochs=epochs, verbose=0)
+        seconds[name] += time.perf_counter() - t0
+    return {"samples_per_s": {name: 2 * samples * epochs / t for name, t in seconds.items()},
+            "macs": int(complexity.summary(dlkit_model).iloc[-1]["macs"]),
             "backend": keras.backend.backend()}
 
 
@@ -185,14 +190,14 @@ def _run(kind: str, samples: int, epochs: int, backend: str | None = None,
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--samples", type=int, default=8192)
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--worker", choices=["keras", "keras_plain", "torch", "raw_jax"],
+    parser.add_argument("--worker", choices=["keras", "torch", "raw_jax"],
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.worker in ("keras", "keras_plain"):
-        print(json.dumps(keras_worker(args.samples, args.epochs, args.worker == "keras_plain")))
+    if args.worker == "keras":
+        print(json.dumps(keras_worker(args.samples, args.epochs)))
         return
     if args.worker in ("torch", "raw_jax"):
         worker = torch_worker if args.worker == "torch" else raw_jax_worker
@@ -201,36 +206,43 @@ def main(argv=None):
     from benchmarks._timing import machine
 
     onednn_off = {"TF_ENABLE_ONEDNN_OPTS": "0"}
-    candidates = [("tensorflow", "keras", "tensorflow", None),
-                  ("tf, plain keras", "keras_plain", "tensorflow", None),
-                  ("tf, oneDNN off", "keras", "tensorflow", onednn_off),
-                  ("jax", "keras", "jax", None), ("jax, plain keras", "keras_plain", "jax", None),
-                  ("raw jax", "raw_jax", None, None), ("pytorch", "torch", None, None)]
-    samples = {name: [] for name, *_ in candidates}
+    # (row label, worker, backend, extra environment); a keras worker fills two rows
+    processes = [("tensorflow", "keras", "tensorflow", None),
+                 ("tf, oneDNN off", "keras", "tensorflow", onednn_off),
+                 ("jax", "keras", "jax", None), ("raw jax", "raw_jax", None, None),
+                 ("pytorch", "torch", None, None)]
+    rows = ["tensorflow", "tf, plain keras", "tf, oneDNN off", "tf, oneDNN off, plain keras",
+            "jax", "jax, plain keras", "raw jax", "pytorch"]
+    samples = {name: [] for name in rows}
     macs = None
     for round_index in range(args.rounds):
-        order = candidates if round_index % 2 == 0 else candidates[::-1]
+        order = processes if round_index % 2 == 0 else processes[::-1]
         for name, kind, backend, extra_env in order:
             out = _run(kind, args.samples, args.epochs, backend, extra_env)
             if out is None:
                 continue
-            samples[name].append(out["samples_per_s"])
+            rates = out["samples_per_s"]
+            if isinstance(rates, dict):
+                samples[name].append(rates["dlkit"])
+                samples[f"{name}, plain keras"].append(rates["plain keras"])
+            else:
+                samples[name].append(rates)
             macs = out.get("macs", macs)
     peak = matmul_peak()
     print(f"# lenet5_modern, 28x28x1, batch 128, Adam; median of {args.rounds} rounds; "
           f"{machine().rsplit(',', 1)[0]}")
     print(f"# matmul peak (numpy float32 2048^2): {peak:.1f} GFLOP/s; forward MACs per "
           f"sample: {macs}")
-    print(f"{'framework':<18}{'samples/s':>12}{'vs pytorch':>12}{'% of peak':>11}")
+    print(f"{'framework':<30}{'samples/s':>10}{'vs pytorch':>12}{'% of peak':>11}")
     base = statistics.median(samples["pytorch"]) if samples["pytorch"] else None
-    for name, *_ in candidates:
+    for name in rows:
         if not samples[name]:
-            print(f"{name:<18}{'unavailable':>12}")
+            print(f"{name:<30}{'unavailable':>10}")
             continue
         rate = statistics.median(samples[name])
         ratio = f"{rate / base:.2f}x" if base else "-"
         fraction = 100 * rate * 6 * macs / 1e9 / peak if macs else float("nan")
-        print(f"{name:<18}{rate:>12.0f}{ratio:>12}{fraction:>10.1f}%")
+        print(f"{name:<30}{rate:>10.0f}{ratio:>12}{fraction:>10.1f}%")
 
 
 if __name__ == "__main__":
