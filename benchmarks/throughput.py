@@ -11,8 +11,9 @@ directly in ``jax.lax`` (no Keras): the ceiling of the JAX backend on this machi
     python -m benchmarks.throughput [--rounds 5] [--samples 8192] [--epochs 3]
 
 Each backend trains in its own process (a Keras backend is fixed per process); the
-rounds alternate the order of the processes. Training FLOPs are 6 x the forward multiply-accumulates that
-``dlkit.complexity`` counts (forward 2, backward 4). PyTorch comes with the ``bench`` extra.
+rounds alternate the order of the processes. Training FLOPs are 6 x the forward
+multiply-accumulates that ``dlkit.complexity`` counts (forward 2, backward 4). PyTorch
+comes with the ``bench`` extra.
 Target: TensorFlow and JAX at least 1.0x PyTorch.
 """
 
@@ -208,10 +209,11 @@ def main(argv=None):
     onednn_off = {"TF_ENABLE_ONEDNN_OPTS": "0"}
     # (row label, worker, backend, extra environment); a keras worker fills two rows
     processes = [("tensorflow", "keras", "tensorflow", None),
-                 ("tf, oneDNN off", "keras", "tensorflow", onednn_off),
+                 ("tensorflow, oneDNN off", "keras", "tensorflow", onednn_off),
                  ("jax", "keras", "jax", None), ("raw jax", "raw_jax", None, None),
                  ("pytorch", "torch", None, None)]
-    rows = ["tensorflow", "tf, plain keras", "tf, oneDNN off", "tf, oneDNN off, plain keras",
+    rows = ["tensorflow", "tensorflow, plain keras", "tensorflow, oneDNN off",
+            "tensorflow, oneDNN off, plain keras",
             "jax", "jax, plain keras", "raw jax", "pytorch"]
     samples = {name: [] for name in rows}
     macs = None
@@ -233,16 +235,16 @@ def main(argv=None):
           f"{machine().rsplit(',', 1)[0]}")
     print(f"# matmul peak (numpy float32 2048^2): {peak:.1f} GFLOP/s; forward MACs per "
           f"sample: {macs}")
-    print(f"{'framework':<30}{'samples/s':>10}{'vs pytorch':>12}{'% of peak':>11}")
+    print(f"{'framework':<36}{'samples/s':>10}{'vs pytorch':>12}{'% of peak':>11}")
     base = statistics.median(samples["pytorch"]) if samples["pytorch"] else None
     for name in rows:
         if not samples[name]:
-            print(f"{name:<30}{'unavailable':>10}")
+            print(f"{name:<36}{'unavailable':>10}")
             continue
         rate = statistics.median(samples[name])
         ratio = f"{rate / base:.2f}x" if base else "-"
         fraction = 100 * rate * 6 * macs / 1e9 / peak if macs else float("nan")
-        print(f"{name:<30}{rate:>10.0f}{ratio:>12}{fraction:>10.1f}%")
+        print(f"{name:<36}{rate:>10.0f}{ratio:>12}{fraction:>10.1f}%")
 
 
 if __name__ == "__main__":
