@@ -102,3 +102,25 @@ def test_submitit_local_launcher(tmp_path):
         *FAST, f"results_dir={tmp_path}", cwd=tmp_path)
     runs = results(tmp_path)
     assert len(runs) == 2 and all(r["status"] == "completed" for r in runs)
+
+
+@pytest.mark.slow
+def test_gpu_check_script_dry_run_without_gpu(tmp_path):
+    """``benchmarks/gpu_check.sh`` end to end on CPU (``DLKIT_GPU_CHECK_DEVICE=auto``): the
+    JAX sweep completes and each run reports its rate, device, XLA and precision."""
+    pytest.importorskip("jax")
+    root = Path(__file__).resolve().parents[1]
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "DLKIT_GPU_CHECK_DEVICE": "auto", "OUT": str(tmp_path),
+           "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"}
+    proc = subprocess.run(["bash", str(root / "benchmarks" / "gpu_check.sh")], cwd=root,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [line for line in proc.stdout.splitlines() if ": completed," in line]
+    assert len(lines) == 2, proc.stdout
+    for line in lines:
+        assert "backend jax" in line and "XLA jit_compile=True" in line
+        assert "precision=mixed_bfloat16" in line
+        rate = float(line.split(" samples/s")[0].rsplit(" ", 1)[1])
+        assert rate > 0
+    assert len(results(tmp_path / "gpu_check")) == 2
