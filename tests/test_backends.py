@@ -124,3 +124,26 @@ def test_gpu_check_script_dry_run_without_gpu(tmp_path):
         rate = float(line.split(" samples/s")[0].rsplit(" ", 1)[1])
         assert rate > 0
     assert len(results(tmp_path / "gpu_check")) == 2
+
+
+@pytest.mark.parametrize("gpus,job,preset,expected", [
+    (3, 4, None, "1"), (3, 2, None, "2"), (1, 5, None, None), (0, 1, None, None),
+    (4, 1, "3", None),
+])
+def test_parallel_worker_is_pinned_to_one_gpu(gpus, job, preset, expected, tmp_path,
+                                              monkeypatch):
+    """Job k of a parallel sweep takes GPU k mod n from ``nvidia-smi -L`` (a fake one here);
+    one GPU, none, or a CUDA_VISIBLE_DEVICES already set leave the worker alone."""
+    from experiments.devices import assign_worker_gpu
+
+    fake = tmp_path / "nvidia-smi"
+    listing = "".join(f"GPU {i}: NVIDIA H100 (UUID: GPU-{i})\\n" for i in range(gpus))
+    fake.write_text(f"#!/bin/sh\nprintf '{listing}'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    if preset is None:
+        monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    else:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", preset)
+    assert assign_worker_gpu(job) == expected
+    assert os.environ.get("CUDA_VISIBLE_DEVICES") == (expected or preset)
