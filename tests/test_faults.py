@@ -145,10 +145,25 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
 
 @pytest.mark.slow
 def test_joblib_launcher_two_workers_never_collide(tmp_path):
-    cli("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=0,1",
-        "activation=relu,tanh", "trainer.epochs=2", f"results_dir={tmp_path}", *FAST,
-        cwd=tmp_path)
-    results = runs(tmp_path)
+    """Four runs on two joblib workers; a fake ``nvidia-smi`` lists two GPUs, so each job k
+    is pinned to GPU k mod 2 before Keras starts (TensorFlow then finds no real GPU and
+    trains on the CPU), and each result.json records its pinning."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "nvidia-smi").write_text(
+        "#!/bin/sh\nprintf 'GPU 0: NVIDIA H100 (UUID: GPU-0)\\n"
+        "GPU 1: NVIDIA H100 (UUID: GPU-1)\\n'\n")
+    (bin_dir / "nvidia-smi").chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
+    env["PATH"] = f"{bin_dir}:{env['PATH']}"
+    out = tmp_path / "out"
+    subprocess.run([sys.executable, "-m", "experiments.run", "-m", "hydra/launcher=joblib",
+                    "hydra.launcher.n_jobs=2", "seed=0,1", "activation=relu,tanh",
+                    "trainer.epochs=2", f"results_dir={out}", *FAST], cwd=tmp_path, env=env,
+                   check=True, capture_output=True, timeout=600)
+    results = runs(out)
     assert len(results) == 4 and all(r["status"] == "completed" for r in results.values())
     for run_id in results:
-        assert list(history(tmp_path / "default" / run_id)["epoch"]) == [1, 2]
+        assert list(history(out / "default" / run_id)["epoch"]) == [1, 2]
+    pinned = sorted(r["hardware"]["cuda_visible_devices"] for r in results.values())
+    assert pinned == ["0", "0", "1", "1"]

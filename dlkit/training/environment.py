@@ -42,5 +42,7 @@ def gpu_names() -> list[str]:
 
 
 def hardware() -> dict:
+    """The machine a run ran on, with the GPUs it could see (``CUDA_VISIBLE_DEVICES`` as set
+    by the user, the cluster, or the suite's worker pinning; ``None`` when unset)."""
     return {"cpu": _cpu_model(), "cpu_count": os.cpu_count(), "platform": platform.platform(),
-            "gpus": gpu_names()}
+            "gpus": gpu_names(), "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
