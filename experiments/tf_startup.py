@@ -20,7 +20,7 @@ def start_tensorflow() -> None:
     oneDNN CPU kernels on.
 
     TensorFlow turns oneDNN on by itself only on CPUs with AVX-512 VNNI/BF16 or AMX; on the
-    AVX2 machines it leaves off, oneDNN trains ``lenet5_modern`` about twice as fast
+    AVX2 machines it leaves off, oneDNN trains ``lenet5_modern`` 2x to 3.4x as fast
     (``python -m benchmarks.throughput``). An explicit ``TF_ENABLE_ONEDNN_OPTS`` in the
     environment wins, as does ``TF_CPP_MIN_LOG_LEVEL``; ``DLKIT_VERBOSE_TF=1`` shows the
     start-up log.

@@ -60,11 +60,10 @@ class Conv2D(keras.layers.Conv2D):
                  **kwargs):
         resolved_format = data_format or keras.config.image_data_format()
         self.explicit_padding = parse_padding(padding, resolved_format)
-        super().__init__(filters, kernel_size, strides=strides, padding="valid",
+        super().__init__(filters, kernel_size, strides=strides,
+                         padding="valid" if self.explicit_padding is not None else padding,
                          data_format=data_format, **kwargs)
-        if self.explicit_padding is None:
-            self.padding = "valid" if padding.lower() == "valid" else "same"
-        elif self._explicit_is_same():
+        if self.explicit_padding is not None and self._explicit_is_same():
             self.padding = "same"
 
     def _explicit_is_same(self) -> bool:
