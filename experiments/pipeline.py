@@ -33,11 +33,17 @@ def _positive_int(value, key):
 NATURAL_DATASETS = {"classification": "digits", "regression": "diabetes"}
 
 
+# Keys of a composed configuration that describe a preset, not a run: its claims and its
+# sizes table (the chosen size is already resolved into the run's own keys).
+NOT_RUN_KEYS = ("claims", "sizes", "scale")
+
+
 def resolve(cfg: dict) -> dict:
     """Fill in what the configuration leaves to the suite: ``dataset=natural`` becomes the
     loss's natural dataset (digits or diabetes) and ``trainer.lr_scale`` multiplies the
-    optimizer's learning rate."""
-    cfg = dict(cfg)
+    optimizer's learning rate. The preset-only keys (``NOT_RUN_KEYS``) are dropped, so they
+    neither reach the run folder nor change its identity."""
+    cfg = {k: v for k, v in cfg.items() if k not in NOT_RUN_KEYS}
     if cfg["dataset"]["name"] == "natural":
         cfg["dataset"] = {"name": NATURAL_DATASETS[cfg["loss"]["task"]]}
     scale = cfg["trainer"].get("lr_scale", 1.0)
@@ -203,7 +209,8 @@ def prepare(cfg: dict):
     run_dir = Path(cfg["results_dir"]) / cfg["name"] / run_id(cfg)
     loop = EpochLoop(model, (dataset.x_train, ys[0], dataset.x_val, ys[1]),
                      trainer["epochs"], batch_size(trainer, len(dataset.x_train)), cfg["seed"],
-                     run_dir, plateau=plateau, diagnostics=bool(trainer["diagnostics"]))
+                     run_dir, plateau=plateau, diagnostics=bool(trainer["diagnostics"]),
+                     log_steps=bool(trainer.get("log_steps", False)))
     if trainer["resume"]:
         try:
             loop.resume()

@@ -7,7 +7,8 @@ For each sweep (the ``name`` of its runs) it also writes ``<name>_summary.csv``:
 standard deviation and 95% confidence interval over seeds per configuration, with
 epochs-to-target and time-to-target columns. ``--figures`` saves learning curves with seed
 bands (and a loss-by-activation heat map); ``--claims`` writes ``claims.md`` with a verdict
-per seed claim. From Python: ``experiments.report.load(path)``.
+per seed claim (from the runs ``python -m experiments.claims`` made). From Python:
+``experiments.report.load(path)``.
 """
 
 from __future__ import annotations
@@ -153,9 +154,9 @@ def main(argv=None) -> int:
     parser.add_argument("--target", default="val_accuracy=0.9",
                         help="COLUMN=VALUE for epochs/time-to-target (default val_accuracy=0.9)")
     parser.add_argument("--figures", action="store_true", help="save PNG figures")
-    parser.add_argument("--claims", action="store_true", help="write claims.md")
-    parser.add_argument("--trajectories", help="trajectories.csv of experiments.trajectories "
-                        "(default: PATH/trajectories/trajectories.csv if present)")
+    parser.add_argument("--claims", action="store_true", help="write claims.md, claims.json "
+                        "and a figure per claim from the runs of python -m experiments.claims "
+                        "(PATH is then the results root, e.g. results)")
     args = parser.parse_args(argv)
     try:
         frame = load(args.path, all_columns=True)
@@ -185,16 +186,15 @@ def main(argv=None) -> int:
             for path in figures(runs, out, name):
                 print(f"  figure {path}")
     if args.claims:
-        from dlkit.analysis import claims
+        from experiments.claims.report import collect, write
 
-        trajectories_csv = Path(args.trajectories) if args.trajectories else \
-            Path(args.path) / "trajectories" / "trajectories.csv"
-        traj = pd.read_csv(trajectories_csv) if trajectories_csv.exists() else None
-        verdicts = claims.evaluate_all(frame, history, traj)
-        (out / "claims.md").write_text(claims.to_markdown(verdicts), encoding="utf-8")
-        for v in verdicts:
-            print(f"  [{v.verdict}] {v.claim}")
-        print(f"claims -> {out / 'claims.md'}")
+        results, missing = collect(args.path)
+        for path in write(results, missing, out)[:2]:
+            print(f"claims -> {path}")
+        for r in results:
+            print(f"  [{r.verdict}] {r.claim.key} (A/A control: {r.control_verdict})")
+        for claim, why in missing:
+            print(f"  [not evaluated] {claim.key}: {why}")
     return 0
 
 

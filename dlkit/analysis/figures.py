@@ -95,3 +95,90 @@ def trajectories(paths: pd.DataFrame, function: Callable, bounds, minimum, path,
     ax.set_title(title)
     ax.legend(fontsize=7, loc="best")
     return _save(fig, path)
+
+
+def _finite_range(values):
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    return (float(v.min()), float(v.max())) if len(v) else (0.0, 1.0)
+
+
+def claim_figure(data: pd.DataFrame, path, title: str, statistic: str, better: str = "lower",
+                 verdict: str = "", scale: str = "linear") -> Path:
+    """The numbers one verdict is computed from, in two panels.
+
+    ``data`` has a row per value: ``stage`` (tune, final, control), ``arm`` (A or B),
+    ``label``, ``rate``, ``seed``, ``value`` (``inf`` = never reached, NaN = failed run),
+    ``chosen``. Left: each arm's tuning curve (statistic against learning rate, one dot per
+    tuning seed, the mean as a line, the chosen rate ringed). Right: the final runs, one line
+    per seed joining arm A to arm B (the pairs the test uses), and the A/A control.
+    """
+    colors = {"A": "#1f77b4", "B": "#d62728"}
+    values = pd.to_numeric(data["value"], errors="coerce")
+    lo, hi = _finite_range(values)
+    span = hi - lo if scale == "linear" else 0.0
+    top = hi + 0.12 * span if scale == "linear" else hi * 2.0
+    top = top if top != lo else lo + 1.0
+    tuned = data[data["stage"] == "tune"]
+    ncols = 2 if not tuned.empty else 1
+    fig, axes = plt.subplots(1, ncols, figsize=(6.2 * ncols, 4.6), squeeze=False)
+    axes = axes[0]
+    if not tuned.empty:
+        ax = axes[0]
+        for arm, group in tuned.groupby("arm", sort=True):
+            label = group["label"].iloc[0]
+            v = pd.to_numeric(group["value"], errors="coerce")
+            bad = ~np.isfinite(v)
+            ax.scatter(group["rate"][~bad], v[~bad], s=14, alpha=0.5, color=colors.get(arm))
+            ax.scatter(group["rate"][bad], np.full(bad.sum(), top), marker="x", s=30,
+                       color=colors.get(arm))
+            mean = v.where(~bad).groupby(group["rate"]).mean()
+            ax.plot(mean.index, mean.values, "-o", ms=3, color=colors.get(arm),
+                    label=f"{arm}: {label}")
+            chosen = group[group["chosen"].astype(bool)]["rate"]
+            if len(chosen):
+                rate = float(chosen.iloc[0])
+                ax.scatter([rate], [mean.get(rate, np.nan)], s=160, facecolors="none",
+                           edgecolors=colors.get(arm), linewidths=2,
+                           label=f"{arm} chosen: lr {rate:.3g}")
+        ax.set_xscale("log")
+        ax.set_yscale(scale)
+        ax.set_xlabel("learning rate")
+        ax.set_ylabel(statistic)
+        ax.set_title(f"tuning ({better} is better; x = never reached or failed)",
+                     fontsize=9)
+        ax.legend(fontsize=7)
+    ax = axes[-1]
+    final = data[data["stage"] == "final"]
+    pivot = final.pivot_table(index="seed", columns="arm", values="value", aggfunc="first")
+    control = data[data["stage"] == "control"]
+
+    def y(v):
+        return np.where(np.isfinite(v), v, top)
+
+    if {"A", "B"} <= set(pivot.columns):
+        for _, row in pivot.iterrows():
+            ax.plot([0, 1], y(np.array([row["A"], row["B"]], float)), color="0.6", lw=0.8)
+    for x, arm in ((0, "A"), (1, "B")):
+        if arm in pivot:
+            v = pivot[arm].to_numpy(float)
+            ax.scatter(np.full(len(v), x), y(v), color=colors[arm], zorder=3)
+    if not control.empty:
+        v = pd.to_numeric(control["value"], errors="coerce").to_numpy(float)
+        ax.scatter(np.full(len(v), 2), y(v), color=colors["A"], marker="s", alpha=0.6,
+                   zorder=3)
+    labels = [f"A: {final[final['arm'] == 'A']['label'].iloc[0]}" if (final["arm"] == "A").any()
+              else "A",
+              f"B: {final[final['arm'] == 'B']['label'].iloc[0]}" if (final["arm"] == "B").any()
+              else "B", "A/A control\n(A, other seeds)"]
+    ax.set_xticks([0, 1, 2], labels, fontsize=8)
+    ax.set_xlim(-0.5, 2.5)
+    ax.set_yscale(scale)
+    ax.set_ylabel(statistic)
+    n = len(pivot)
+    ax.set_title(f"final runs at the chosen rates, {n} paired seeds (x at top = never)",
+                 fontsize=9)
+    if not np.isfinite(values).all():
+        ax.axhline(top, color="0.8", ls=":", lw=0.8)
+    fig.suptitle(f"{title}\nverdict: {verdict}", fontsize=10)
+    return _save(fig, path)

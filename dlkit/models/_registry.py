@@ -29,7 +29,8 @@ def require_image(input_shape, name: str, min_size: int = 1):
                          "or larger")
 
 
-def head(x, num_classes: int, output_activation: str, name: str = "output"):
+def head(x, num_classes: int, output_activation: str, name: str = "output",
+         kernel_initializer="glorot_uniform"):
     """The output layer: ``Dense(num_classes, output_activation)``."""
     return layers.Dense(num_classes, activation=check_output_activation(output_activation),
-                        name=name)(x)
+                        kernel_initializer=kernel_initializer, name=name)(x)

@@ -21,9 +21,10 @@ def mlp(input_shape, num_classes, activation="relu", output_activation="softmax"
         dropout=0.0):
     """``depth`` hidden Dense layers of ``width`` units (``dense_1`` … ``dense_{depth}``).
 
-    ``kernel_initializer="constant"`` gives every weight ``constant_value`` (the seed's
-    identical-initialisation experiment); ``batchnorm`` adds BatchNormalization before each
-    activation.
+    ``kernel_initializer="constant"`` gives every weight ``constant_value``, the output
+    layer's included (the seed's identical-initialisation experiment: with every layer
+    constant, the hidden units of a layer stay identical for ever); ``batchnorm`` adds
+    BatchNormalization before each activation.
     """
     if not isinstance(depth, int) or depth < 0:
         raise ValueError(f"depth must be a non-negative int, got {depth!r}")
@@ -40,7 +41,9 @@ def mlp(input_shape, num_classes, activation="relu", output_activation="softmax"
         x = layers.Activation(activation, name=f"act_{i}")(x)
         if dropout:
             x = layers.Dropout(dropout, name=f"dropout_{i}")(x)
-    outputs = head(x, num_classes, output_activation)
+    outputs = head(x, num_classes, output_activation,
+                   kernel_initializer=_initializer(kernel_initializer, constant_value)
+                   if kernel_initializer == "constant" else "glorot_uniform")
     return keras.Model(inputs, outputs, name="mlp")
 
 

@@ -43,6 +43,38 @@ class _StopOnNonFinite(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class _StepLosses(keras.callbacks.Callback):
+    """Per-step training loss. Keras reports the running mean of the epoch after each batch;
+    the batch's own loss is ``k·m_k − (k−1)·m_(k−1)`` (computed in float64)."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows, self._epoch, self._prev = [], 0, 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch, self._prev = epoch + 1, 0.0
+
+    def on_train_batch_end(self, batch, logs=None):
+        mean = float((logs or {}).get("loss", float("nan")))
+        self.rows.append({"epoch": self._epoch, "step": batch + 1,
+                          "loss": (batch + 1) * mean - batch * self._prev})
+        self._prev = mean
+
+
+def unit_spread(model) -> dict:
+    """Per Dense layer: the largest distance between unit j's incoming weight vector and
+    unit 0's (0 when every unit of the layer is identical, as after a constant
+    initialization that nothing has broken)."""
+    out = {}
+    for layer in model.layers:
+        kernel = getattr(layer, "kernel", None)
+        if kernel is None or len(kernel.shape) != 2:
+            continue
+        w = np.asarray(keras.ops.convert_to_numpy(kernel), dtype=np.float64)
+        out[f"unit_spread/{layer.name}"] = float(np.linalg.norm(w - w[:, :1], axis=0).max())
+    return out
+
+
 @dataclass
 class Outcome:
     status: str  # completed | diverged
@@ -74,7 +106,7 @@ def read_history(path: Path) -> list[dict]:
         for key, value in row.items():
             if value in ("", None):
                 parsed[key] = None
-            elif key == "epoch":
+            elif key in ("epoch", "step"):
                 parsed[key] = int(value)
             else:
                 parsed[key] = float(value)
@@ -91,7 +123,7 @@ class EpochLoop:
     """
 
     def __init__(self, model, data, epochs, batch_size, seed, run_dir, plateau=None,
-                 diagnostics=False, on_epoch=None, keep_checkpoints=2):
+                 diagnostics=False, on_epoch=None, keep_checkpoints=2, log_steps=False):
         self.model = model
         self.x, self.y, self.x_val, self.y_val = data
         self.epochs, self.batch_size, self.seed = int(epochs), int(batch_size), int(seed)
@@ -102,6 +134,8 @@ class EpochLoop:
         self.checkpoint_dir = self.run_dir / "checkpoints"
         self.state_path = self.run_dir / "state.json"
         self.history_path = self.run_dir / "history.csv"
+        self.steps_path = self.run_dir / "steps.csv"
+        self.step_losses = _StepLosses() if log_steps else None
         self.start_epoch, self.rows = 0, []
 
     @property
@@ -123,6 +157,9 @@ class EpochLoop:
             self.plateau.load_state(state["plateau"])
         self.start_epoch = int(state["epoch"])
         self.rows = [r for r in read_history(self.history_path) if r["epoch"] <= self.start_epoch]
+        if self.step_losses is not None:
+            self.step_losses.rows = [r for r in read_history(self.steps_path)
+                                     if r["epoch"] <= self.start_epoch]
         return True
 
     # ---- one epoch ----------------------------------------------------------------------
@@ -134,6 +171,9 @@ class EpochLoop:
 
     def _checkpoint(self, epoch: int, rows: list[dict]) -> None:
         write_history(self.history_path, rows)
+        if self.step_losses is not None:
+            write_history(self.steps_path, [r for r in self.step_losses.rows
+                                            if r["epoch"] <= epoch])
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         name = f"epoch_{epoch:04d}.npz"
         checkpoint.save(self.checkpoint_dir / name, self.model)
@@ -178,7 +218,8 @@ class EpochLoop:
                            steps_per_epoch=math.ceil(len(self.x) / batch_size),
                            epochs=self.epochs, initial_epoch=start, verbose=0, shuffle=False,
                            validation_data=(self.x_val, self.y_val),
-                           callbacks=[stopper, epoch_end])
+                           callbacks=[stopper, epoch_end,
+                                      *([self.step_losses] if self.step_losses else [])])
         outcome.history = rows
         return outcome
 
@@ -207,6 +248,7 @@ class EpochLoop:
             optimizer = getattr(self.model.optimizer, "inner_optimizer",
                                 self.model.optimizer)  # mixed float16 wraps it
             row.update(optimizer.diagnostics(self.model.trainable_variables))
+            row.update(unit_spread(self.model))
         if self.plateau is not None:
             self.model.optimizer.learning_rate = self.plateau.step(
                 row.get("val_loss", row["loss"]), row["learning_rate"])

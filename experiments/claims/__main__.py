@@ -1,0 +1,97 @@
+"""Run the fair protocol for the seed's claims, then write the claims report.
+
+    python -m experiments.claims                       # every claim, runs into results/
+    python -m experiments.claims ce_vs_mse batchnorm_sigmoid --out results/reference
+    python -m experiments.claims --list                # the declared claims
+    python -m experiments.claims --plan                # how many runs each claim needs now
+
+Runs land in ``<results>/<preset>/`` like the preset's sweep; completed runs are skipped,
+interrupted ones resume, so the command can be stopped and started again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+
+def _claims(keys):
+    from experiments.claims import load
+
+    claims = load()
+    if not keys:
+        return claims
+    known = {c.key: c for c in claims}
+    bad = [k for k in keys if k not in known]
+    if bad:
+        raise SystemExit(f"error: unknown claim {', '.join(map(repr, bad))}; declared: "
+                         f"{', '.join(known)}")
+    return [known[k] for k in keys]
+
+
+def _smaller(claim, seeds, points):
+    from dataclasses import replace
+
+    if seeds is not None and seeds < 2:
+        raise SystemExit(f"error: --seeds={seeds} is not accepted: at least 2")
+    if points is not None and points < 2:
+        raise SystemExit(f"error: --points={points} is not accepted: at least 2")
+    tuning = claim.tuning
+    if tuning is not None and points is not None:
+        tuning = replace(tuning, points=points)
+    return replace(claim, seeds=seeds or claim.seeds, tuning=tuning)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m experiments.claims", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("keys", nargs="*", help="claims to run (default: all)")
+    parser.add_argument("--results", default="results", help="results root (default results)")
+    parser.add_argument("--out", help="write claims.md, claims.json and figures here "
+                        "(default: the results root)")
+    parser.add_argument("--backend", default="tensorflow", choices=("tensorflow", "jax"))
+    parser.add_argument("--list", action="store_true", help="list the declared claims")
+    parser.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
+                        help="a Hydra override for every run (e.g. trainer.epochs=2 for a "
+                        "smoke test); repeatable")
+    parser.add_argument("--seeds", type=int, help="final seeds per arm instead of each "
+                        "claim's own (below 5 every verdict is inconclusive: for smoke tests)")
+    parser.add_argument("--points", type=int, help="initial tuning grid points instead of 5")
+    args = parser.parse_args(argv)
+    claims = _claims(args.keys)
+    if args.seeds is not None or args.points is not None:
+        claims = [_smaller(c, args.seeds, args.points) for c in claims]
+    if args.list:
+        for c in claims:
+            print(f"{c.key:<24} {c.preset:<16} {c.statistic:<22} {c.text}")
+        return 0
+
+    from experiments.tf_startup import set_backend, start_tensorflow
+
+    set_backend(args.backend)
+    start_tensorflow()
+    from experiments.claims.engine import evaluate
+    from experiments.claims.runs import Runs
+
+    runs = Runs(args.results, execute=True, extra=args.override)
+    t0 = time.perf_counter()
+    for i, claim in enumerate(claims, 1):
+        t = time.perf_counter()
+        before = runs.trained
+        evaluate(claim, runs)
+        print(f"[claims] {i}/{len(claims)} {claim.key}: {runs.trained - before} runs trained "
+              f"in {time.perf_counter() - t:.0f}s (total {time.perf_counter() - t0:.0f}s)",
+              flush=True)
+    from experiments.claims.report import collect, write
+
+    results, missing = collect(args.results, claims, extra=args.override)
+    for path in write(results, missing, args.out or args.results):
+        print(f"  wrote {path}")
+    for r in results:
+        print(f"  [{r.verdict}] {r.claim.key} (A/A: {r.control_verdict})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

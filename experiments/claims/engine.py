@@ -1,0 +1,103 @@
+"""One claim through the protocol: tune each arm, run the paired final seeds and the A/A
+control, compare. The same function trains the missing runs (``python -m
+experiments.claims``) and reads finished ones (``experiments.report --claims``), so the
+rate the report shows is the rate that was trained."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from experiments.claims import Arm, Claim, protocol, statistics
+from experiments.claims.protocol import TUNING_SEEDS, Comparison, MissingRuns, TuningResult
+
+
+@dataclass
+class ArmResult:
+    label: str
+    rate: float
+    tuning: TuningResult | None
+    final: list  # statistic per final seed
+    metrics: list = field(default_factory=list)  # test metrics of the final runs, per seed
+
+
+@dataclass
+class ClaimResult:
+    claim: Claim
+    a: ArmResult
+    b: ArmResult
+    control: list  # arm A's statistic on the control seeds
+    comparison: Comparison
+    control_comparison: Comparison
+    verdict: str = ""
+    control_verdict: str = ""
+
+
+def _rate_override(claim: Claim, rate: float) -> str:
+    return f"{claim.tuning.key if claim.tuning else 'optimizer.learning_rate'}={rate:.6g}"
+
+
+def seed_value(claim: Claim, arm: Arm, runs, rate: float, seed: int, stage: str):
+    """The statistic of one seed of ``arm`` at ``rate`` (trains or reads its runs)."""
+    stat = statistics.REGISTRY[claim.statistic]
+    got = [runs.get(claim.preset, [*o, _rate_override(claim, rate), f"seed={seed}"])
+           for o in arm.run_overrides()]
+    if not runs.execute and any(r is None for r in got):
+        raise MissingRuns(f"{claim.key}: {arm.label} at rate {rate:.3g}, seed {seed}")
+    return stat.fn(got, stage, **claim.args), got
+
+
+def tune_arm(claim: Claim, arm: Arm, runs) -> tuple[float, TuningResult | None]:
+    stat = statistics.REGISTRY[claim.statistic]
+    key = claim.tuning.key if claim.tuning else "optimizer.learning_rate"
+    center = runs.default_rate(claim.preset, arm.overrides, key)
+    if claim.tuning is None:
+        return center, None
+
+    def evaluate(rate):
+        values, progress = [], []
+        for seed in TUNING_SEEDS:
+            value, got = seed_value(claim, arm, runs, rate, seed, "tune")
+            values.append(value)
+            progress.append(stat.progress(got, **claim.args) if stat.progress else None)
+        return values, (progress if stat.progress else None)
+
+    result = protocol.tune(evaluate, claim.tuning, center, stat.better)
+    return result.best, result
+
+
+def _test_metrics(got) -> dict:
+    run = got[-1]
+    return {k: v for k, v in (run.metrics if run else {}).items() if k.startswith("test_")}
+
+
+def evaluate(claim: Claim, runs) -> ClaimResult:
+    """Every stage of one claim; raises ``MissingRuns`` in read-only mode when a run the
+    protocol needs is not on disk."""
+    stat = statistics.REGISTRY[claim.statistic]
+    arms = {}
+    for name, arm in (("a", claim.a), ("b", claim.b)):
+        rate, tuning = tune_arm(claim, arm, runs)
+        values, metrics = [], []
+        for seed in claim.final_seeds:
+            value, got = seed_value(claim, arm, runs, rate, seed, "final")
+            values.append(value)
+            metrics.append(_test_metrics(got))
+        arms[name] = ArmResult(arm.label, rate, tuning, values, metrics)
+    control = [seed_value(claim, claim.a, runs, arms["a"].rate, s, "final")[0]
+               for s in claim.control_seeds]
+    return ClaimResult(claim, arms["a"], arms["b"], control,
+                       protocol.compare(arms["a"].final, arms["b"].final, stat.censored),
+                       protocol.compare(arms["a"].final, control, stat.censored))
+
+
+def judge(results: list[ClaimResult]) -> list[ClaimResult]:
+    """Holm over the claims of one report (and separately over their controls), then the
+    verdict rule."""
+    for family in ("comparison", "control_comparison"):
+        adjusted = protocol.holm([getattr(r, family).p for r in results])
+        for r, p in zip(results, adjusted):
+            getattr(r, family).p_holm = p
+    for r in results:
+        r.control_verdict = protocol.verdict(r.control_comparison, r.claim.expect, None)
+        r.verdict = protocol.verdict(r.comparison, r.claim.expect, r.control_comparison)
+    return results

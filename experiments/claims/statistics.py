@@ -1,0 +1,177 @@
+"""The statistics claims are judged on: one number per seed from that seed's runs.
+
+Each function takes the runs behind one seed's value (one run, or one per swept value, as
+the claim's arm says), the stage (``"tune"`` reads the validation split, ``"final"`` the
+test split where the statistic uses a final metric) and the claim's ``args``. It returns a
+float: ``inf`` for a time-to-target never reached (censored), ``nan`` when the runs cannot
+give the value (a diverged or failed run). Each is registered with whether lower or higher
+is better for tuning, whether it is censored, and its unit for the report.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Statistic:
+    fn: object
+    better: str  # "lower" or "higher": the direction a learning rate is tuned towards
+    censored: bool
+    unit: str
+    describe: str
+    progress: object = None  # (runs, **args) -> how close failed runs got (higher = closer)
+
+
+REGISTRY: dict[str, Statistic] = {}
+
+
+def statistic(name, better="lower", censored=False, unit="", describe="", progress=None):
+    def register(fn):
+        REGISTRY[name] = Statistic(fn, better, censored, unit, describe, progress)
+        return fn
+    return register
+
+
+def _best_reached(runs, column="val_accuracy", target=None):
+    """The best value of ``column`` a run reached (for ranking runs that missed a target)."""
+    (run,) = runs
+    if run is None or column not in run.history or run.history.empty:
+        return math.nan
+    values = pd.to_numeric(run.history[column], errors="coerce")
+    best = values.min() if column.endswith("loss") else values.max()
+    return float(-best if column.endswith("loss") else best)
+
+
+def _completed(run) -> bool:
+    return run is not None and run.status == "completed"
+
+
+def _split(stage: str) -> str:
+    return "val" if stage == "tune" else "test"
+
+
+@statistic("final_metric", unit="metric", describe="the final {column} (validation split "
+           "when tuning, test split for the final runs)")
+def final_metric(runs, stage, column="loss"):
+    """``val_<column>`` when tuning, ``test_<column>`` in the final runs."""
+    (run,) = runs
+    if not _completed(run):
+        return math.nan
+    return float(run.metrics.get(f"{_split(stage)}_{column}", math.nan))
+
+
+@statistic("mean_val_loss", unit="val_loss", describe="mean validation loss over the epochs "
+           "(area under the learning curve per epoch: lower for a run that gets there "
+           "sooner and stays)")
+def mean_val_loss(runs, stage):
+    (run,) = runs
+    if not _completed(run):
+        return math.nan
+    values = pd.to_numeric(run.history["val_loss"], errors="coerce")
+    return float(values.mean()) if len(values) else math.nan
+
+
+def crossing(epochs, values, target, higher_is_better=True) -> float:
+    """First time a per-epoch curve reaches ``target``, in epochs, linearly interpolated
+    between the two epochs around the crossing (a crossing within epoch 1 counts as 1.0);
+    ``inf`` when it never does."""
+    epochs = np.asarray(epochs, float)
+    values = np.asarray(values, float)
+    hit = values >= target if higher_is_better else values <= target
+    if not hit.any():
+        return math.inf
+    i = int(np.argmax(hit))
+    if i == 0:
+        return float(epochs[0])
+    v0, v1 = values[i - 1], values[i]
+    frac = 1.0 if v1 == v0 or not np.isfinite(v0) else (target - v0) / (v1 - v0)
+    return float(epochs[i - 1] + min(max(frac, 0.0), 1.0) * (epochs[i] - epochs[i - 1]))
+
+
+@statistic("epochs_to_target", censored=True, unit="epochs",
+           describe="epochs until {column} first reaches {target} (interpolated between "
+           "epochs; never reached = censored, no value imputed)", progress=_best_reached)
+def epochs_to_target(runs, stage, column="val_accuracy", target=0.9):
+    (run,) = runs
+    if run is None or run.status == "failed":
+        return math.nan
+    h = run.history
+    if column not in h or h.empty:
+        return math.inf if run.status == "diverged" else math.nan
+    return crossing(h["epoch"], pd.to_numeric(h[column], errors="coerce"), float(target),
+                    not column.endswith("loss"))
+
+
+def _trend(values: np.ndarray, window: int) -> np.ndarray:
+    """Centred moving average (shorter at the ends)."""
+    kernel = np.ones(window)
+    num = np.convolve(values, kernel, mode="same")
+    den = np.convolve(np.ones_like(values), kernel, mode="same")
+    return num / den
+
+
+@statistic("step_loss_noise", unit="log10 loss",
+           describe="standard deviation of log10(per-step training loss / its {window}-step "
+           "moving average), over the {steps} steps after the moving average first falls "
+           "below {level} (a matched loss level)")
+def step_loss_noise(runs, stage, level=0.5, window=25, steps=100):
+    """How far each step's training loss strays from the recent average, in decades, once
+    the run has reached a given loss: large for steps on single examples, small for
+    averaged mini-batches. Runs that never reach ``level`` give NaN (rank last)."""
+    (run,) = runs
+    if not _completed(run) or run.steps is None or run.steps.empty:
+        return math.nan
+    loss = np.maximum(run.steps["loss"].to_numpy(float), 1e-7)
+    trend = _trend(loss, window)
+    below = np.nonzero(trend <= level)[0]
+    if not len(below) or below[0] + steps > len(loss):
+        return math.nan  # never at the matched level, or too few steps after it
+    start = below[0]
+    residual = np.log10(loss[start:start + steps] / trend[start:start + steps])
+    return float(residual.std(ddof=1))
+
+
+@statistic("unit_spread", unit="weight distance",
+           describe="largest distance between two hidden units' incoming weight vectors in "
+           "any hidden Dense layer, at the end of training (0 = every unit identical)")
+def unit_spread(runs, stage):
+    (run,) = runs
+    if not _completed(run):
+        return math.nan
+    cols = [c for c in run.history.columns if c.startswith("unit_spread/dense_")]
+    if not cols:
+        return math.nan
+    return float(run.history[cols].iloc[-1].astype(float).max())
+
+
+def _first_last_ratio(run) -> tuple[int, float]:
+    """(depth, log10 of the first hidden layer's kernel gradient norm over the last's) in the
+    first epoch, when the gradients are those of the initial network."""
+    h = run.history
+    cols = sorted((c for c in h.columns if c.startswith("grad_norm/dense_")
+                   and c.endswith("/kernel")),
+                  key=lambda c: int(c.split("/")[1].split("_")[1]))
+    if len(cols) < 2:
+        return 0, math.nan
+    first, last = float(h[cols[0]].iloc[0]), float(h[cols[-1]].iloc[0])
+    return len(cols), math.log10(max(first, 1e-30) / max(last, 1e-30))
+
+
+@statistic("gradient_depth_slope", unit="log10 per layer",
+           describe="slope, over depth, of log10(‖∇W_1‖/‖∇W_L‖) in the first epoch: how many "
+           "decades the gradient loses per added layer (sigmoid's bound: log10 0.25 = -0.60)")
+def gradient_depth_slope(runs, stage):
+    if not all(_completed(r) for r in runs):
+        return math.nan
+    points = [_first_last_ratio(r) for r in runs]
+    depth = np.array([d for d, _ in points], float)
+    ratio = np.array([v for _, v in points], float)
+    keep = np.isfinite(ratio) & (depth >= 2)
+    if keep.sum() < 2:
+        return math.nan
+    return float(np.polyfit(depth[keep], ratio[keep], 1)[0])

@@ -1,0 +1,263 @@
+"""The fair protocol's numbers: tests against scipy/statsmodels and fabricated results whose
+verdict is known both ways."""
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+
+from experiments.claims import Arm, Claim, ClaimSpecError, load, parse, protocol, statistics
+from experiments.claims.engine import evaluate, judge
+from experiments.claims.protocol import (
+    INCONCLUSIVE,
+    INVALID,
+    NOT_SUPPORTED,
+    SUPPORTED,
+    TUNING_SEEDS,
+    Tuning,
+)
+
+
+# ---- tests against references ------------------------------------------------------------
+def test_holm_matches_statsmodels():
+    p = [0.01, 0.04, 0.03, 0.005, 0.2, 0.0001]
+    ours = protocol.holm(p)
+    ref = multipletests(p, method="holm")[1]
+    np.testing.assert_allclose(ours, ref, rtol=1e-12)
+
+
+def test_holm_leaves_nan_out_of_the_family():
+    ours = protocol.holm([0.01, math.nan, 0.02])
+    ref = multipletests([0.01, 0.02], method="holm")[1]
+    assert math.isnan(ours[1])
+    np.testing.assert_allclose([ours[0], ours[2]], ref)
+
+
+def test_paired_t_matches_scipy_and_its_interval():
+    rng = np.random.default_rng(0)
+    a = rng.normal(1.0, 0.3, 8)
+    b = a + rng.normal(0.2, 0.1, 8)
+    c = protocol.paired_t(a, b)
+    assert c.p == pytest.approx(stats.ttest_rel(a, b).pvalue, rel=1e-12)
+    d = a - b
+    ci = stats.t.interval(0.95, 7, loc=d.mean(), scale=stats.sem(d))
+    assert c.ci == pytest.approx(ci, rel=1e-10)
+    assert c.effect == pytest.approx(d.mean()) and c.direction == "less"
+
+
+def test_paired_t_drops_non_finite_pairs_and_says_so():
+    c = protocol.paired_t([1.0, 2.0, math.nan, 3.0], [1.5, 2.5, 1.0, 3.4])
+    assert c.n == 3 and "1 pair" in c.note
+
+
+def test_censored_sign_test_orders_pairs_without_imputing():
+    inf = math.inf
+    a = [2.0, 3.0, 1.5, 4.0, 2.5, inf, 2.0, 3.0]
+    b = [5.0, inf, 2.5, inf, 3.5, inf, 2.0, 6.0]
+    c = protocol.censored_sign(a, b)
+    # ordered pairs: 1 (5>2), 2 (A reached, B not), 3, 4, 5, 8 -> 6 for A; pair 6 (both never)
+    # and pair 7 (equal) carry no order
+    assert c.extra["a_sooner"] == 6 and c.extra["b_sooner"] == 0 and c.extra["ties"] == 2
+    assert c.p == pytest.approx(stats.binomtest(6, 6, 0.5).pvalue)
+    assert c.effect == 1.0 and c.direction == "less"
+    # imputing "epochs + 1" would have made a B that never reached it look like a time
+    assert c.extra["reached_b"] == 5
+
+
+# ---- the verdict rule, fabricated both ways ----------------------------------------------
+def _cmp(p_holm, direction, n=8):
+    c = protocol.Comparison("paired t", n, -1.0 if direction == "less" else 1.0, (0, 0), p_holm,
+                            direction)
+    c.p_holm = p_holm
+    return c
+
+
+@pytest.mark.parametrize("p, direction, control_p, expected", [
+    (0.001, "less", 0.8, SUPPORTED),
+    (0.001, "greater", 0.8, NOT_SUPPORTED),
+    (0.20, "less", 0.8, INCONCLUSIVE),
+    (0.001, "less", 0.01, INVALID),          # the A/A control found a difference
+    (0.001, "less", math.nan, SUPPORTED),     # no control p (degenerate) does not invalidate
+])
+def test_verdict_rule(p, direction, control_p, expected):
+    assert protocol.verdict(_cmp(p, direction), "less", _cmp(control_p, "less")) == expected
+
+
+def test_too_few_pairs_is_inconclusive():
+    assert protocol.verdict(_cmp(1e-6, "less", n=3), "less", None) == INCONCLUSIVE
+
+
+# ---- tuning with grid extension ----------------------------------------------------------
+def _bowl(optimum_log10):
+    calls = []
+
+    def evaluate(rate):
+        calls.append(rate)
+        v = (math.log10(rate) - optimum_log10) ** 2
+        return [v, v + 0.01], None
+    return evaluate, calls
+
+
+def test_grid_grows_until_the_best_rate_is_interior():
+    evaluate, calls = _bowl(-4.0)          # optimum 1e-4, grid starts around 1e-2
+    result = protocol.tune(evaluate, Tuning(points=5), center=1e-2)
+    assert result.best == pytest.approx(1e-4)
+    assert not result.at_edge
+    assert min(result.rates) == pytest.approx(10 ** -4.5)   # one step past the optimum
+    assert len(calls) == len(set(calls))                   # no rate trained twice
+
+
+def test_grid_stops_at_its_limit_and_says_so():
+    evaluate, _ = _bowl(2.0)                # optimum 100, above the limit
+    result = protocol.tune(evaluate, Tuning(points=3, high=10.0), center=1.0)
+    assert result.best == pytest.approx(10.0) and result.at_edge
+
+
+def test_grid_does_not_wander_when_every_rate_fails_alike():
+    result = protocol.tune(lambda rate: ([math.nan, math.nan], None), Tuning(points=3), 1e-2)
+    assert len(result.rates) == 3 and result.at_edge
+
+
+def test_failed_rates_rank_last_and_progress_breaks_ties():
+    def evaluate(rate):
+        if rate >= 1.0:
+            return [math.nan, math.nan], [0.1, 0.1]        # diverged
+        if rate >= 0.1:
+            return [3.0, math.inf], [0.95, 0.80]           # one seed never reached it
+        return [math.inf, math.inf], [rate * 5, rate * 5]  # neither; closer at higher rate
+    best, scores = protocol.choose_rate({r: evaluate(r)[0] for r in (0.01, 0.0316, 0.1, 1.0)},
+                                        "lower", {r: evaluate(r)[1] for r in
+                                                  (0.01, 0.0316, 0.1, 1.0)})
+    assert best == 0.1
+    assert scores[0.0316] < scores[0.01]   # all censored: the one that got closer ranks first
+
+
+# ---- a whole claim on fabricated runs ----------------------------------------------------
+class FakeRuns:
+    """Runs whose final test loss is a known function of arm, rate and seed."""
+
+    execute = False
+
+    def __init__(self, effect, control_shift=0.0):
+        self.effect, self.control_shift = effect, control_shift
+
+    def default_rate(self, preset, overrides, key):
+        return 0.01
+
+    def get(self, preset, overrides):
+        arm = "b" if "arm=b" in overrides else "a"
+        rate = float(next(o for o in overrides if o.startswith("optimizer.learning_rate"))
+                      .split("=")[1])
+        seed = int(next(o for o in overrides if o.startswith("seed=")).split("=")[1])
+        noise = np.random.default_rng(seed).normal(0, 0.05)  # shared by a pair: paired
+        value = 1.0 + (math.log10(rate) + 2.0) ** 2 + noise
+        if arm == "b":
+            value += self.effect + np.random.default_rng(seed + 1000).normal(0, 0.02)
+        if arm == "a" and seed >= 8:
+            value += self.control_shift
+        return SimpleNamespace(status="completed", metrics={"val_loss": value,
+                                                            "test_loss": value},
+                               history=None)
+
+
+def _claim():
+    return Claim("fake", "A is lower than B", "none", "final_metric",
+                 Arm("A", ("arm=a",)), Arm("B", ("arm=b",)), "less", {"column": "loss"}, 8,
+                 Tuning(points=3))
+
+
+@pytest.mark.parametrize("effect, control_shift, expected", [
+    (0.5, 0.0, SUPPORTED),          # B is worse by 0.5 at every rate
+    (-0.5, 0.0, NOT_SUPPORTED),     # B is better
+    (0.0, 0.0, INCONCLUSIVE),       # no difference
+    (0.5, 0.3, INVALID),            # A's control seeds differ from A's final seeds
+])
+def test_fabricated_claim_verdicts(effect, control_shift, expected):
+    result = evaluate(_claim(), FakeRuns(effect, control_shift))
+    (judged,) = judge([result])
+    assert judged.a.rate == pytest.approx(0.01) and judged.b.rate == pytest.approx(0.01)
+    assert judged.verdict == expected
+    if expected != INVALID:
+        assert judged.control_verdict == INCONCLUSIVE
+
+
+# ---- declarations and statistics ---------------------------------------------------------
+def test_every_declared_claim_parses_and_names_a_statistic():
+    claims = load()
+    assert len(claims) >= 10
+    assert len({c.key for c in claims}) == len(claims)
+    for c in claims:
+        assert c.statistic in statistics.REGISTRY
+        assert c.seeds >= protocol.MIN_PAIRS
+        assert c.tuning is not None or c.fixed
+
+
+@pytest.mark.parametrize("node, message", [
+    ({"text": "t", "statistic": "nope", "a": {"label": "x"}, "b": {"label": "y"}},
+     "statistic 'nope'"),
+    ({"text": "t", "statistic": "final_metric", "a": {"label": "x"}}, "missing b"),
+    ({"text": "t", "statistic": "final_metric", "a": {"label": "x"}, "b": {"label": "y"},
+      "seeds": 3}, "at least 5"),
+    ({"text": "t", "statistic": "final_metric", "a": {"label": "x"}, "b": {"label": "y"},
+      "tune": None}, "fixed"),
+])
+def test_bad_claim_declarations_are_refused(node, message):
+    with pytest.raises(ClaimSpecError, match=message):
+        parse("p", "k", node)
+
+
+def test_crossing_interpolates_and_censors():
+    assert statistics.crossing([1, 2, 3], [0.5, 0.8, 0.95], 0.9) == pytest.approx(2 + 2 / 3)
+    assert statistics.crossing([1, 2, 3], [0.95, 0.97, 0.99], 0.9) == 1.0
+    assert statistics.crossing([1, 2, 3], [0.5, 0.6, 0.7], 0.9) == math.inf
+    assert statistics.crossing([1, 2], [1.0, 0.4], 0.5, higher_is_better=False) == \
+        pytest.approx(1 + 5 / 6)
+
+
+def _run(history=None, steps=None, status="completed"):
+    import pandas as pd
+
+    return SimpleNamespace(status=status, history=pd.DataFrame(history or {"epoch": []}),
+                           steps=None if steps is None else pd.DataFrame(steps), metrics={})
+
+
+def test_step_loss_noise_measures_spread_at_the_matched_level():
+    rng = np.random.default_rng(0)
+    n = 400
+    level = np.linspace(1.0, 0.2, n)
+    quiet = level * 10 ** rng.normal(0, 0.01, n)
+    loud = level * 10 ** rng.normal(0, 0.3, n)
+    f = statistics.REGISTRY["step_loss_noise"].fn
+    q = f([_run(steps={"loss": quiet})], "final", level=0.5, window=25, steps=100)
+    lo = f([_run(steps={"loss": loud})], "final", level=0.5, window=25, steps=100)
+    assert q == pytest.approx(0.01, rel=0.3)
+    assert lo > 10 * q
+    # never reaching the level gives NaN, not a value
+    assert math.isnan(f([_run(steps={"loss": level + 1.0})], "final", level=0.5))
+
+
+def test_gradient_depth_slope_recovers_a_known_decay():
+    runs = []
+    for depth in (2, 4, 6, 8):
+        hist = {"epoch": [1]}
+        for i in range(1, depth + 1):   # each layer towards the input is 0.25x the next
+            hist[f"grad_norm/dense_{i}/kernel"] = [0.25 ** (depth - i)]
+        runs.append(_run(hist))
+    slope = statistics.REGISTRY["gradient_depth_slope"].fn(runs, "final")
+    assert slope == pytest.approx(math.log10(0.25), rel=1e-9)
+
+
+def test_unit_spread_reads_the_last_epoch():
+    run = _run({"epoch": [1, 2], "unit_spread/dense_1": [0.0, 0.0],
+                "unit_spread/dense_2": [0.0, 0.0], "unit_spread/output": [0.0, 3.0]})
+    assert statistics.REGISTRY["unit_spread"].fn([run], "final") == 0.0
+    assert math.isnan(statistics.REGISTRY["unit_spread"].fn([_run(status="failed")], "final"))
+
+
+def test_tuning_seeds_are_not_final_or_control_seeds():
+    for c in load():
+        assert not set(TUNING_SEEDS) & set(c.final_seeds + c.control_seeds)
+        assert not set(c.final_seeds) & set(c.control_seeds)
