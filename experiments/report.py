@@ -114,24 +114,57 @@ def summarize(runs: pd.DataFrame, target: tuple[str, float] | None) -> pd.DataFr
     return stats.aggregate(runs, by, metrics)
 
 
+def _panel_key(runs: pd.DataFrame, by: list[str]) -> str | None:
+    """The key whose values get a panel each: the loss when it varies (losses are in
+    different units), else, when more than 8 groups would share one axis, the first varying
+    key with at most 12 values."""
+    if "loss.name" in by:
+        return "loss.name"
+    groups = runs.groupby(by, dropna=False).ngroups if by else 1
+    if groups > 8:
+        for key in by:
+            if 1 < runs[key].astype(str).nunique() <= 12:
+                return key
+    return None
+
+
+def _scope(runs: pd.DataFrame) -> str:
+    """On which data, at what scale: 'digits, 10 epochs, 3 seeds'."""
+    parts = []
+    for key, fmt in (("dataset.name", "{}"), ("trainer.epochs", "{} epochs")):
+        if key in runs:
+            values = sorted({str(v) for v in runs[key].dropna()})
+            if values:
+                parts.append(fmt.format("/".join(values)))
+    parts.append(f"{runs['seed'].nunique()} seeds")
+    return ", ".join(parts)
+
+
 def figures(runs: pd.DataFrame, out: Path, name: str) -> list[Path]:
+    """Learning curves of every arm of the sweep (one line per group of varying keys, a
+    panel per loss) and, for a loss-by-activation sweep, heat maps; a CSV beside each."""
     from dlkit.analysis import figures as fig
 
     made = []
     by = _varying(runs) or ["name"]
-    curve_by = [c for c in by if c not in ("trainer.lr_scale",)] or by
+    panel = _panel_key(runs, by)
+    words = ", ".join(k.split(".")[0] if k.endswith(".name") else k.split(".")[-1] for k in by)
     for column in ("val_loss", "val_accuracy"):
         if column in runs and runs[column].notna().any():
-            path = fig.learning_curves(runs, history, curve_by, column,
-                                       out / f"{name}_{column}.png", f"{name}: {column}")
+            path = fig.learning_curves(
+                runs, history, by, column, out / f"{name}_{column}.png",
+                f"{name}: {column} by {words} ({_scope(runs)})", panel=panel)
             if path:
                 made.append(path)
     if {"loss.name", "activation.name"} <= set(by):
         for value in ("test_accuracy", "test_mse"):  # comparable across losses
             if value in runs and runs[value].notna().any():
-                made.append(fig.heatmap(runs, "loss.name", "activation.name", value,
-                                        out / f"{name}_heatmap_{value}.png",
-                                        f"{name}: {value} (mean over seeds)"))
+                png = out / f"{name}_heatmap_{value}.png"
+                runs.pivot_table(index="loss.name", columns="activation.name", values=value,
+                                 aggfunc="mean").to_csv(png.with_suffix(".csv"))
+                made.append(fig.heatmap(runs, "loss.name", "activation.name", value, png,
+                                        f"{name}: {value} (mean over seeds; "
+                                        f"{_scope(runs)})"))
     return made
 
 

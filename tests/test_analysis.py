@@ -69,3 +69,51 @@ def test_summary_groups_by_defining_keys_only(tmp_path):
     assert table.loc["mlp", "epochs_to_target_mean"] == pytest.approx(2.0)
     assert table.loc["cnn", "epochs_to_target_mean"] == pytest.approx(3.0)
     assert table.loc["cnn", "time_to_target_s_mean"] == pytest.approx(3.0)
+
+
+def _curves(tmp_path, rows):
+    for row in rows:
+        path = tmp_path / row["run"]
+        path.mkdir()
+        epochs = np.arange(1, 4)
+        pd.DataFrame({"epoch": epochs, "val_loss": row["scale"] / epochs,
+                      "val_accuracy": 1 - 0.1 / epochs}).to_csv(path / "history.csv",
+                                                                index=False)
+        row["path"] = str(path)
+    return pd.DataFrame(rows).drop(columns=["run", "scale"])
+
+
+def test_figures_draw_every_arm_even_with_keys_missing_in_some(tmp_path):
+    """Arms whose configurations have different keys (momentum only for the momentum
+    optimizer) each get a line, labelled in words with their number of seeds."""
+    from experiments.report import figures
+
+    rows = []
+    for opt, momentum, lr in (("sgd", np.nan, 0.1), ("momentum", 0.9, 0.01),
+                              ("adam", np.nan, 0.001)):
+        for seed in range(3):
+            rows.append({"run": f"{opt}{seed}", "name": "optimizers", "optimizer.name": opt,
+                         "optimizer.momentum": momentum, "optimizer.learning_rate": lr,
+                         "seed": seed, "status": "completed", "val_loss": 0.1, "val_accuracy": 0.9,
+                         "dataset.name": "digits", "trainer.epochs": 3,
+                         "scale": {"sgd": 2.0, "momentum": 1.0, "adam": 0.5}[opt] + seed})
+    runs = _curves(tmp_path, rows)
+    made = figures(runs, tmp_path, "optimizers")
+    assert {p.name for p in made} == {"optimizers_val_loss.png", "optimizers_val_accuracy.png"}
+    table = pd.read_csv(tmp_path / "optimizers_val_loss.csv")
+    labels = set(table["label"])
+    assert len(labels) == 3
+    assert any(label.startswith("adam") and "lr 0.001" in label for label in labels)
+    assert set(table["n"]) == {3}
+    # the numbers drawn are the runs' own: adam at epoch 1 is the mean of 0.5, 1.5, 2.5
+    adam = table[table["label"].str.startswith("adam") & (table["epoch"] == 1)]
+    assert adam["mean"].iloc[0] == pytest.approx(1.5)
+    # bands of a loss are computed in log space (geometric mean)
+    assert 10 ** adam["log10_mean"].iloc[0] == pytest.approx((0.5 * 1.5 * 2.5) ** (1 / 3))
+
+
+def test_losses_in_different_units_get_panels(tmp_path):
+    from experiments.report import _panel_key
+
+    runs = pd.DataFrame({"loss.name": ["mse", "cross_entropy"], "activation.name": ["relu"] * 2})
+    assert _panel_key(runs, ["loss.name", "activation.name"]) == "loss.name"

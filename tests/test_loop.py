@@ -1,0 +1,117 @@
+"""The epoch loop in-process with a small model: resume equality (dropout included),
+per-step losses, unit spread, umask."""
+
+import os
+import stat
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from dlkit.training.loop import EpochLoop, read_history, unit_spread
+
+
+class NullBoard:
+    def __init__(self, logdir):
+        self.logdir = Path(logdir)
+        self.rows = []
+
+    def history_row(self, row):
+        self.rows.append(row)
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(96, 6)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64")
+    return x, y, x[:32], y[:32]
+
+
+def _model(dropout=0.5, seed=3):
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((6,))
+    h = keras.layers.Dense(16, activation="relu")(inputs)
+    h = keras.layers.Dropout(dropout)(h)
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(h))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def _loop(run_dir, epochs, **kw):
+    return EpochLoop(_model(), _data(), epochs, 16, seed=5, run_dir=run_dir, **kw)
+
+
+def test_resume_with_dropout_equals_an_uninterrupted_run(tmp_path):
+    whole = _loop(tmp_path / "whole", 4)
+    whole.run(NullBoard(tmp_path / "whole" / "tb"))
+    first = _loop(tmp_path / "cut", 2)
+    first.run(NullBoard(tmp_path / "cut" / "tb"))
+    # a new process would build a new model with a fresh random-number state
+    keras.utils.set_random_seed(999)
+    second = _loop(tmp_path / "cut", 4)
+    second.model = _model(seed=3)
+    assert second.resume()
+    second.run(NullBoard(tmp_path / "cut" / "tb"))
+    a = read_history(tmp_path / "whole" / "history.csv")
+    b = read_history(tmp_path / "cut" / "history.csv")
+    assert [r["epoch"] for r in b] == [1, 2, 3, 4]
+    for ra, rb in zip(a, b):
+        assert ra["loss"] == rb["loss"] and ra["val_loss"] == rb["val_loss"]
+
+
+def test_dropout_masks_really_differ_between_epochs_without_the_state(tmp_path):
+    """The check above can fail: without restoring the random-number state, epoch 3
+    differs (so the state in the checkpoint is what makes it equal)."""
+    whole = _loop(tmp_path / "whole", 3)
+    whole.run(NullBoard(tmp_path / "whole" / "tb"))
+    first = _loop(tmp_path / "cut", 2)
+    first.run(NullBoard(tmp_path / "cut" / "tb"))
+    model = first.model
+    state = [v for v in model.variables if "seed_generator" in v.path]
+    assert state, "dropout's seed generator state is a model variable"
+    state[0].assign(np.zeros(state[0].shape, state[0].dtype))  # a different state
+    first.epochs, first.start_epoch, first.rows = 3, 2, first.rows
+    first.run(NullBoard(tmp_path / "cut" / "tb"))
+    a = read_history(tmp_path / "whole" / "history.csv")[2]
+    b = read_history(tmp_path / "cut" / "history.csv")[2]
+    assert a["loss"] != b["loss"]
+
+
+def test_step_losses_are_the_batch_losses(tmp_path):
+    loop = _loop(tmp_path / "r", 2, log_steps=True)
+    start = _model()
+    start.set_weights(loop.model.get_weights())
+    loop.run(NullBoard(tmp_path / "r" / "tb"))
+    steps = read_history(tmp_path / "r" / "steps.csv")
+    assert [(r["epoch"], r["step"]) for r in steps][:7] == [(1, s) for s in range(1, 7)] + \
+        [(2, 1)]
+    # the mean of the per-step losses of an epoch is Keras's epoch loss
+    hist = read_history(tmp_path / "r" / "history.csv")
+    for epoch in (1, 2):
+        mean = np.mean([r["loss"] for r in steps if r["epoch"] == epoch])
+        assert mean == pytest.approx(hist[epoch - 1]["loss"], rel=1e-5)
+
+
+def test_unit_spread_is_zero_only_for_identical_units():
+    inputs = keras.Input((3,))
+    same = keras.layers.Dense(4, kernel_initializer="ones", name="same")(inputs)
+    out = keras.layers.Dense(2, name="out")(same)
+    model = keras.Model(inputs, out)
+    spread = unit_spread(model)
+    assert spread["unit_spread/same"] == 0.0
+    w = model.get_layer("out").kernel.numpy()
+    assert spread["unit_spread/out"] == pytest.approx(np.linalg.norm(w[:, 1] - w[:, 0]))
+
+
+def test_result_files_follow_the_umask(tmp_path):
+    from dlkit.training.files import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "a.json", "{}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o644
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
