@@ -61,6 +61,9 @@ def check(cfg: dict) -> None:
     from dlkit import data
     from experiments import devices
 
+    if cfg.get("source", "train") != "train":
+        raise RunSpecError(f"experiment={cfg.get('name')} holds claims about optimizer paths, "
+                           "not a training run; run them with python -m experiments.claims")
     trainer = cfg["trainer"]
     devices.check(trainer)
     _positive_int(trainer["epochs"], "trainer.epochs")

@@ -261,3 +261,39 @@ def test_tuning_seeds_are_not_final_or_control_seeds():
     for c in load():
         assert not set(TUNING_SEEDS) & set(c.final_seeds + c.control_seeds)
         assert not set(c.final_seeds) & set(c.control_seeds)
+
+
+# ---- the ravine ----------------------------------------------------------------------------
+def test_ravine_paths_follow_the_closed_form():
+    from experiments.claims.ravine import path
+
+    # gradient descent multiplies y by (1 - lr * kappa) and x by (1 - lr) each step
+    steps = path("sgd", 0.038, (-5.0, 1.0), kappa=50.0, steps=10)
+    assert steps["y"].iloc[-1] == pytest.approx((1 - 0.038 * 50) ** 10, rel=1e-5)
+    assert steps["x"].iloc[-1] == pytest.approx(-5.0 * (1 - 0.038) ** 10, rel=1e-5)
+    sign = statistics.REGISTRY["sign_change_rate"].fn
+    run = SimpleNamespace(status="completed", steps=steps)
+    assert sign([run], "final", steps=10) == 1.0     # a zig-zag at every step
+
+
+def test_kappa_sweep_matches_the_theoretical_rates():
+    from experiments.claims.ravine import kappa_sweep
+
+    table = kappa_sweep(kappas=(4, 25, 100), steps=150)
+    np.testing.assert_allclose(table["gd_measured"], table["gd_theory"], rtol=1e-5)
+    np.testing.assert_allclose(table["hb_measured"], table["hb_theory"], rtol=0.03)
+    assert (table["hb_theory"] < table["gd_theory"]).all()
+
+
+def test_momentum_claims_run_through_the_protocol():
+    from experiments.claims.runs import Runs
+
+    claims = {c.key: c for c in load()}
+    results = judge([evaluate(claims["momentum_damps"], Runs()),
+                     evaluate(claims["momentum_faster"], Runs())])
+    damps, faster = results
+    assert damps.b.final == [1.0] * damps.claim.seeds       # GD flips sign every step
+    assert max(damps.a.final) < 0.3                          # momentum rotates slowly
+    assert damps.verdict == SUPPORTED and damps.control_verdict == INCONCLUSIVE
+    assert faster.b.rate < 2 / 50                            # GD tuned below its limit 2/kappa
+    assert faster.verdict == SUPPORTED and faster.control_verdict == INCONCLUSIVE

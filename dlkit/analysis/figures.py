@@ -3,6 +3,7 @@ heat map and optimizer trajectories on contour plots."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -234,14 +235,38 @@ def claim_figure(data: pd.DataFrame, path, title: str, statistic: str, better: s
               else "A",
               f"B: {final[final['arm'] == 'B']['label'].iloc[0]}" if (final["arm"] == "B").any()
               else "B", "A/A control\n(A, other seeds)"]
-    ax.set_xticks([0, 1, 2], labels, fontsize=8)
+    ax.set_xticks([0, 1, 2], [textwrap.fill(t, 22) for t in labels], fontsize=8)
     ax.set_xlim(-0.5, 2.5)
     ax.set_yscale(scale)
     ax.set_ylabel(statistic)
     n = len(pivot)
-    ax.set_title(f"final runs at the chosen rates, {n} paired seeds (x at top = never)",
-                 fontsize=9)
-    if not np.isfinite(values).all():
+    censored = not np.isfinite(values[data["stage"] != "tune"]).all()
+    ax.set_title(f"final runs at the chosen rates, {n} paired seeds"
+                 + (" (dotted line = never reached)" if censored else ""), fontsize=9)
+    if censored:
         ax.axhline(top, color="0.8", ls=":", lw=0.8)
-    fig.suptitle(f"{title}\nverdict: {verdict}", fontsize=10)
+    fig.suptitle(f"{textwrap.fill(title, 110)}\nverdict: {verdict}", fontsize=10)
+    return _save(fig, path)
+
+
+def convergence_vs_condition(table: pd.DataFrame, path, title: str) -> Path:
+    """Per-step convergence factor against the condition number κ: measured (markers)
+    against theory (lines) for gradient descent and heavy-ball momentum (``table`` columns
+    kappa, gd_measured, gd_theory, hb_measured, hb_theory)."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    kappa = table["kappa"]
+    ax.plot(kappa, table["gd_theory"], "-", color="#d62728",
+            label="gradient descent, theory (κ−1)/(κ+1)")
+    ax.plot(kappa, table["gd_measured"], "o", color="#d62728",
+            label="gradient descent, measured (η = 2/(1+κ))")
+    ax.plot(kappa, table["hb_theory"], "-", color="#1f77b4",
+            label="heavy-ball momentum, theory (√κ−1)/(√κ+1)")
+    ax.plot(kappa, table["hb_measured"], "s", color="#1f77b4",
+            label="momentum, measured (optimal η and β)")
+    ax.set_xscale("log")
+    ax.set_xlabel("condition number κ (curvature across / along the ravine)")
+    ax.set_ylabel("distance to the minimum: factor per step")
+    ax.set_title(textwrap.fill(title, 70), fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(alpha=0.3)
     return _save(fig, path)

@@ -59,6 +59,7 @@ class Claim:
     tuning: Tuning | None = Tuning()
     fixed: str = ""  # why the rate is not tuned, when it is not
     note: str = ""
+    source: str = "train"  # "train": network runs; "ravine": optimizer paths (ravine.py)
 
     @property
     def final_seeds(self) -> list[int]:
@@ -67,6 +68,9 @@ class Claim:
     @property
     def control_seeds(self) -> list[int]:
         return list(range(self.seeds, 2 * self.seeds))
+
+
+SOURCES = ("train", "ravine")
 
 
 class ClaimSpecError(ValueError):
@@ -100,11 +104,15 @@ def parse(preset: str, key: str, node: dict) -> Claim:
     tune = node.get("tune", {})
     if tune is None and not node.get("fixed"):
         raise ClaimSpecError(f"{where}: tune: null needs fixed: saying why")
+    source = node.get("source", "train")
+    if source not in SOURCES:
+        raise ClaimSpecError(f"{where}: source must be one of {', '.join(SOURCES)}, got "
+                             f"{source!r}")
     return Claim(key, str(node["text"]).strip(), preset, node["statistic"],
                  _arm(node["a"], where), _arm(node["b"], where), expect,
                  dict(node.get("args") or {}), seeds,
                  None if tune is None else Tuning(**tune), str(node.get("fixed", "")),
-                 str(node.get("note", "")).strip())
+                 str(node.get("note", "")).strip(), source)
 
 
 def load(conf: Path = CONF) -> list[Claim]:
@@ -113,5 +121,5 @@ def load(conf: Path = CONF) -> list[Claim]:
     for file in sorted((Path(conf) / "experiment").glob("*.yaml")):
         node = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
         for key, spec in (node.get("claims") or {}).items():
-            out.append(parse(file.stem, key, spec))
+            out.append(parse(file.stem, key, {"source": node.get("source", "train"), **spec}))
     return out

@@ -70,9 +70,25 @@ def _test_metrics(got) -> dict:
     return {k: v for k, v in (run.metrics if run else {}).items() if k.startswith("test_")}
 
 
+_RAVINE = None
+
+
+def source(claim: Claim, runs):
+    """Where a claim's runs come from: trained networks (``runs``) or ravine paths."""
+    global _RAVINE
+    if claim.source == "ravine":
+        if _RAVINE is None:
+            from experiments.claims.ravine import RavineRuns
+
+            _RAVINE = RavineRuns()
+        return _RAVINE
+    return runs
+
+
 def evaluate(claim: Claim, runs) -> ClaimResult:
     """Every stage of one claim; raises ``MissingRuns`` in read-only mode when a run the
     protocol needs is not on disk."""
+    runs = source(claim, runs)
     stat = statistics.REGISTRY[claim.statistic]
     arms = {}
     for name, arm in (("a", claim.a), ("b", claim.b)):

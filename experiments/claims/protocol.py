@@ -173,9 +173,10 @@ def paired_t(a, b) -> Comparison:
     d = a - b
     mean = float(d.mean())
     sd = float(d.std(ddof=1))
-    if sd == 0.0:
+    if sd == 0.0:  # every pair differs by the same amount: a deterministic outcome
         p = 1.0 if mean == 0.0 else 0.0
         ci = (mean, mean)
+        note = "; ".join(filter(None, [note, "no spread between pairs (deterministic)"]))
     else:
         p = float(stats.ttest_rel(a, b).pvalue)
         half = float(stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n))

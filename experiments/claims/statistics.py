@@ -175,3 +175,25 @@ def gradient_depth_slope(runs, stage):
     if keep.sum() < 2:
         return math.nan
     return float(np.polyfit(depth[keep], ratio[keep], 1)[0])
+
+
+@statistic("sign_change_rate", unit="sign changes per step",
+           describe="share of the first {steps} steps at which the across-ravine coordinate y "
+           "changes sign (1 = a zig-zag every step)")
+def sign_change_rate(runs, stage, steps=60):
+    (run,) = runs
+    if run is None or run.status != "completed":
+        return math.nan
+    y = run.steps["y"].to_numpy(float)[: steps + 1]
+    if len(y) < 2:
+        return math.nan
+    return float(np.mean(np.sign(y[1:]) != np.sign(y[:-1])))
+
+
+@statistic("final_log_loss", unit="log10 f",
+           describe="log10 of the ravine's f after the last step (lower = further along)")
+def final_log_loss(runs, stage):
+    (run,) = runs
+    if run is None or run.status != "completed":
+        return math.nan
+    return float(np.log10(max(run.steps["f"].iloc[-1], 1e-300)))
