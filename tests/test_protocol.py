@@ -297,3 +297,13 @@ def test_momentum_claims_run_through_the_protocol():
     assert damps.verdict == SUPPORTED and damps.control_verdict == INCONCLUSIVE
     assert faster.b.rate < 2 / 50                            # GD tuned below its limit 2/kappa
     assert faster.verdict == SUPPORTED and faster.control_verdict == INCONCLUSIVE
+
+
+def test_output_gradient_of_a_confidently_wrong_softmax():
+    from experiments.claims.extras import output_gradients
+
+    table = output_gradients(margins=(0, 5, 12))
+    np.testing.assert_allclose(table["ce_measured"], table["ce_analytic"], rtol=1e-5)
+    np.testing.assert_allclose(table["mse_measured"], table["mse_analytic"], rtol=1e-3)
+    assert table["ce_analytic"].iloc[-1] == pytest.approx(math.sqrt(2), rel=1e-4)
+    assert table["mse_analytic"].iloc[-1] < 1e-4 < table["mse_analytic"].iloc[0]

@@ -60,6 +60,7 @@ class Claim:
     fixed: str = ""  # why the rate is not tuned, when it is not
     note: str = ""
     source: str = "train"  # "train": network runs; "ravine": optimizer paths (ravine.py)
+    extra: str = ""  # a section of extra evidence (experiments/claims/extras.py)
 
     @property
     def final_seeds(self) -> list[int]:
@@ -82,6 +83,16 @@ def _arm(node, where) -> Arm:
         raise ClaimSpecError(f"{where}: an arm needs a label and overrides")
     sweep = tuple((k, tuple(v)) for k, v in (node.get("sweep") or {}).items())
     return Arm(str(node["label"]), tuple(str(o) for o in node.get("overrides") or ()), sweep)
+
+
+def _extra(node, where) -> str:
+    from experiments.claims import extras
+
+    name = node.get("extra") or ""
+    if name and name not in extras.REGISTRY:
+        raise ClaimSpecError(f"{where}: extra {name!r} is not one of "
+                             f"{', '.join(sorted(extras.REGISTRY))}")
+    return name
 
 
 def parse(preset: str, key: str, node: dict) -> Claim:
@@ -112,7 +123,7 @@ def parse(preset: str, key: str, node: dict) -> Claim:
                  _arm(node["a"], where), _arm(node["b"], where), expect,
                  dict(node.get("args") or {}), seeds,
                  None if tune is None else Tuning(**tune), str(node.get("fixed", "")),
-                 str(node.get("note", "")).strip(), source)
+                 str(node.get("note", "")).strip(), source, _extra(node, where))
 
 
 def load(conf: Path = CONF) -> list[Claim]:

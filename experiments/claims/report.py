@@ -134,7 +134,8 @@ RULE = ("Verdict rule: a paired test per claim (paired t-test; an exact sign tes
         "is significant.")
 
 
-def to_markdown(results: list[ClaimResult], missing, figures: dict) -> str:
+def to_markdown(results: list[ClaimResult], missing, figures: dict,
+                extras: dict | None = None) -> str:
     lines = ["# The seed's claims, tested with a fair protocol", "",
              "Every arm runs at its own learning rate, tuned on the validation split over a "
              "half-decade log grid on tuning seeds "
@@ -178,6 +179,8 @@ def to_markdown(results: list[ClaimResult], missing, figures: dict) -> str:
             lines += ["", acc]
         if c.key in figures:
             lines += ["", f"![{c.key}]({figures[c.key].name})"]
+        if extras and c.key in extras:
+            lines += ["", extras[c.key]]
     return "\n".join(lines) + "\n"
 
 
@@ -228,34 +231,19 @@ def write(results: list[ClaimResult], missing, out) -> list[Path]:
             data, png, title=r.claim.text, statistic=f"{r.claim.statistic} ({stat.unit})",
             better=stat.better, verdict=f"{r.verdict} (A/A: {r.control_verdict})",
             scale=_scale_for(data))
-    extra = _kappa_section(out) if any(r.claim.source == "ravine" for r in results) else ""
     (out / "claims.json").write_text(json.dumps(to_json(results, missing), indent=2) + "\n",
                                      encoding="utf-8")
-    (out / "claims.md").write_text(to_markdown(results, missing, made) + extra,
+    (out / "claims.md").write_text(to_markdown(results, missing, made, _extras(results, out)),
                                    encoding="utf-8")
     return [out / "claims.md", out / "claims.json", *made.values()]
 
 
-def _kappa_section(out: Path) -> str:
-    """The ravine's convergence factor against κ, measured against theory."""
-    from dlkit.analysis import figures as fig
-    from experiments.claims.ravine import kappa_sweep
+def _extras(results: list[ClaimResult], out: Path) -> dict:
+    """key -> markdown of the claim's extra section (see ``extras.py``)."""
+    from experiments.claims import extras
 
-    table = kappa_sweep()
-    png = out / "ravine_kappa_sweep.png"
-    table.to_csv(png.with_suffix(".csv"), index=False)
-    fig.convergence_vs_condition(table, png, "Quadratic ravine f = (x² + κy²)/2: dlkit's "
-                                 "sgd and momentum at their optimal parameters, 200 steps")
-    worst = max((table["gd_measured"] - table["gd_theory"]).abs().max(),
-                (table["hb_measured"] - table["hb_theory"]).abs().max())
-    return ("\n## Convergence against the condition number\n\n"
-            "Per-step factor by which the distance to the minimum shrinks (steps 20-200), "
-            "for gradient descent at η = 2/(1+κ) and heavy-ball momentum at η = 4/(1+√κ)², "
-            "β = ((√κ−1)/(√κ+1))², against the theoretical rates (κ−1)/(κ+1) and "
-            f"(√κ−1)/(√κ+1); largest gap {worst:.3g} (momentum's double root at the optimal "
-            "parameters converges as t·rᵗ, a little slower than rᵗ over a finite run).\n\n"
-            + table.to_markdown(index=False, floatfmt=".4g")
-            + f"\n\n![kappa sweep]({png.name})\n")
+    return {r.claim.key: extras.REGISTRY[r.claim.extra](out)
+            for r in results if r.claim.extra}
 
 
 def _scale_for(data: pd.DataFrame) -> str:
