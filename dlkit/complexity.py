@@ -1,4 +1,4 @@
-"""Output sizes, parameter, connection, MAC and FLOP counts (SPEC section 4).
+"""Output sizes, parameter, connection, MAC and FLOP counts (docs/theory.md section 5).
 
 Counting conventions, per layer:
 

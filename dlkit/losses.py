@@ -1,4 +1,4 @@
-"""The seed's losses (SPEC section 3) as ``keras.losses.Loss`` subclasses.
+"""The seed's losses (docs/theory.md section 3) as ``keras.losses.Loss`` subclasses.
 
 Every loss follows the Keras convention: ``call`` returns one value per sample (the mean over
 the last axis unless the formula sums over classes), and the loss's ``reduction`` then reduces

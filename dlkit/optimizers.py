@@ -1,4 +1,4 @@
-"""The seed's optimizers (SPEC section 2) as ``keras.optimizers.Optimizer`` subclasses.
+"""The seed's optimizers (docs/theory.md section 2) as ``keras.optimizers.Optimizer`` subclasses.
 
 Each class writes its textbook update rule in ``update_step`` with ``keras.ops``, so it runs
 under every Keras 3 backend, inside ``jit_compile=True`` and with mixed precision. Casts are

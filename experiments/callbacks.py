@@ -29,6 +29,21 @@ def sweep_size(config) -> int:
     return total
 
 
+def rejected_path(sweep_dir) -> Path:
+    """Where the jobs of the running sweep that were bad input are listed (one line each,
+    removed when the sweep ends): each job runs in its own process under joblib, so the
+    list lives in a file, not in memory."""
+    return Path(sweep_dir) / ".rejected_jobs"
+
+
+def reject(sweep_dir, job: int, overrides, message: str) -> None:
+    line = f"job {job} ({' '.join(overrides)}): {message}\n"
+    path = rejected_path(sweep_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as handle:  # one short append per job
+        handle.write(line)
+
+
 class SweepStatus(Callback):
     """Prints ``run k of N`` with elapsed and estimated remaining time, and at the end of a
     multirun exits with status 1 listing the runs whose ``result.json`` says ``failed``."""
@@ -39,6 +54,7 @@ class SweepStatus(Callback):
 
     def on_multirun_start(self, config, **kwargs):
         self.start = time.time()
+        rejected_path(config.hydra.sweep.dir).unlink(missing_ok=True)
         try:
             self.total = sweep_size(config)
         except Exception:  # a progress line must never stop a sweep
@@ -71,7 +87,15 @@ class SweepStatus(Callback):
                 continue
             if status == "failed":
                 failed.append(path.parent.name)
+        rejected = rejected_path(sweep_dir)
+        bad = rejected.read_text(encoding="utf-8").splitlines() if rejected.exists() else []
+        rejected.unlink(missing_ok=True)
+        for line in bad:
+            print(f"[sweep] rejected before training: {line}", file=sys.stderr, flush=True)
         if failed:
             print(f"[sweep] {len(failed)} run(s) failed: {', '.join(failed)} "
                   "(see traceback.txt in each folder)", file=sys.stderr, flush=True)
+        if bad:
+            sys.exit(2)
+        if failed:
             sys.exit(1)

@@ -3,6 +3,7 @@ registries, train with ``dlkit.training.loop``, and write the run folder."""
 
 from __future__ import annotations
 
+import math
 import os
 import time
 import traceback
@@ -65,8 +66,24 @@ def check(cfg: dict) -> None:
         raise RunSpecError(f"experiment={cfg.get('name')} holds claims about optimizer paths, "
                            "not a training run; run them with python -m experiments.claims")
     trainer = cfg["trainer"]
-    devices.check(trainer)
+    _known_keys(cfg)
+    _check_name(cfg)
+    for key in BOOL_KEYS:
+        if not isinstance(trainer.get(key, False), bool):
+            raise RunSpecError(f"trainer.{key}={trainer[key]!r} is not accepted: use true or "
+                               "false")
+    if trainer.get("jit_compile", "auto") not in ("auto", True, False):
+        raise RunSpecError(f"trainer.jit_compile={trainer['jit_compile']!r} is not accepted: "
+                           "use auto, true or false")
+    try:
+        devices.check(trainer)
+    except ValueError as err:
+        raise RunSpecError(str(err)) from None
     _positive_int(trainer["epochs"], "trainer.epochs")
+    rate = cfg["optimizer"].get("learning_rate")
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < math.inf:
+        raise RunSpecError(f"optimizer.learning_rate={rate!r} is not accepted: the "
+                           "learning_rate must be a positive finite number")
     batch = trainer["batch_size"]
     if batch != "full":
         if isinstance(batch, str) and batch.strip().lstrip("-").isdigit():
@@ -85,6 +102,43 @@ def check(cfg: dict) -> None:
         raise RunSpecError(
             f"loss={loss['name']} is a {loss['task']} loss but dataset={dataset} is a {task} "
             f"dataset; datasets that fit: {fits}")
+
+
+BOOL_KEYS = ("resume", "diagnostics", "deterministic", "distribute", "verbose", "log_steps")
+CONF = Path(__file__).resolve().parents[1] / "conf"
+TOP_KEYS = {"dataset", "model", "loss", "activation", "optimizer", "schedule", "trainer",
+            "seed", "name", "results_dir", "backend", "source"}
+
+
+def _did_you_mean(key: str, known) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, list(known), n=1)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def _known_keys(cfg: dict) -> None:
+    """Refuse keys the suite does not know, also when added with ``+`` (Hydra's own advice
+    for a misspelt key): top-level keys and the trainer's."""
+    for key in cfg:
+        if key not in TOP_KEYS:
+            raise RunSpecError(f"{key}={cfg[key]!r} is not a setting of the suite; top-level "
+                               f"settings: {', '.join(sorted(TOP_KEYS - {'source'}))}"
+                               + _did_you_mean(key, TOP_KEYS))
+    known = yaml.safe_load((CONF / "trainer" / "default.yaml").read_text(encoding="utf-8"))
+    for key in cfg["trainer"]:
+        if key not in known:
+            raise RunSpecError(f"trainer.{key} is not a trainer setting; the trainer has "
+                               f"{', '.join(known)}" + _did_you_mean(key, known))
+
+
+def _check_name(cfg: dict) -> None:
+    """``name`` is one folder inside ``results_dir``."""
+    name = cfg.get("name")
+    if not isinstance(name, str) or not name.strip() or name in (".", "..") or \
+            "/" in name or "\\" in name:
+        raise RunSpecError(f"name={name!r} is not accepted: it must be a plain folder name "
+                           "inside results_dir (no '/', not empty, not '.' or '..')")
 
 
 def loss_pairing(loss_cfg: dict, task: str) -> tuple[str, str]:

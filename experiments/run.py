@@ -26,7 +26,14 @@ def _from_argv(key: str, argv) -> str | None:
 
 def _prepare_backend():
     """``backend=...`` and ``trainer.device=cpu`` must take effect before the backend starts:
-    read them from the command line here (Hydra composes the config later)."""
+    read them from the command line here (Hydra composes the config later). Overrides naming
+    unknown groups, options or keys stop here, with one line and exit status 2."""
+    from experiments.spec import precheck
+
+    problem = precheck(sys.argv[1:])
+    if problem:
+        print(f"error: {problem}", file=sys.stderr, flush=True)
+        raise SystemExit(2)
     backend = _from_argv("backend", sys.argv[1:])
     if backend is not None and "," not in backend:
         if backend not in BACKENDS:
@@ -81,7 +88,16 @@ def main(cfg: DictConfig) -> float | None:
         result = execute(config, verbose=bool(config["trainer"]["verbose"]))
     except RunSpecError as err:
         print(f"error: {err}", file=sys.stderr, flush=True)
-        raise SystemExit(2) from None
+        from hydra.core.hydra_config import HydraConfig
+
+        hydra_cfg = HydraConfig.get()
+        if hydra_cfg.mode.name == "RUN":
+            raise SystemExit(2) from None
+        from experiments.callbacks import reject
+
+        # a sweep runs every job; experiments.callbacks lists the rejected ones at the end
+        reject(hydra_cfg.sweep.dir, hydra_cfg.job.num, hydra_cfg.overrides.task, str(err))
+        return None
     except RunFailed as err:
         print(f"error: {err}", file=sys.stderr, flush=True)
         from hydra.core.hydra_config import HydraConfig

@@ -1,4 +1,4 @@
-"""dlkit.losses against numpy transcriptions of SPEC section 3, the seed's numpy code, Keras's
+"""dlkit.losses against numpy transcriptions of docs/theory.md section 3, the seed's numpy code, Keras's
 built-in twins and central finite differences."""
 
 import keras
@@ -41,7 +41,7 @@ def np_smooth_l1(y, p):
 
 
 def np_logistic_logits(y, z):
-    # log(1 + exp(-y' z)) with y' = 2y - 1 (SPEC's second form)
+    # log(1 + exp(-y' z)) with y' = 2y - 1 (the second form in docs/theory.md)
     return np.mean(np.log1p(np.exp(-(2 * y - 1) * z)), axis=-1)
 
 

@@ -1,4 +1,4 @@
-"""dlkit.optimizers step by step against numpy transcriptions of SPEC section 2, against
+"""dlkit.optimizers step by step against numpy transcriptions of docs/theory.md section 2, against
 Keras's built-in twins, and across a save/load."""
 
 import keras
@@ -9,7 +9,7 @@ from dlkit import optimizers
 
 
 def np_steps(name, theta, grads, **h):
-    """SPEC section 2, transcribed."""
+    """docs/theory.md section 2, transcribed."""
     theta = theta.copy()
     lr = float(np.float32(h["learning_rate"]))  # Keras keeps the learning rate in float32
     state = {}
