@@ -1,5 +1,5 @@
-"""dlkit.losses against numpy transcriptions of docs/theory.md section 3, the seed's numpy code, Keras's
-built-in twins and central finite differences."""
+"""dlkit.losses against numpy transcriptions of docs/theory.md section 3, the seed's numpy
+code, Keras's built-in twins and central finite differences."""
 
 import keras
 import numpy as np

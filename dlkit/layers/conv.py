@@ -47,8 +47,8 @@ class Conv2D(keras.layers.Conv2D):
 
     ``padding=[[0,0],[p_top,p_bottom],[p_left,p_right],[0,0]]`` pads the input with zeros
     (``keras.ops.pad``) and then runs a ``valid`` convolution, so the output height is
-    ``⌊(n_h + p_top + p_bottom − k)/s⌋ + 1`` (docs/theory.md section 5). ``"same"`` and ``"valid"`` behave
-    exactly as in Keras.
+    ``⌊(n_h + p_top + p_bottom − k)/s⌋ + 1`` (docs/theory.md section 5). ``"same"`` and
+    ``"valid"`` behave exactly as in Keras.
 
     An explicit list that is exactly ``same`` padding (stride 1, odd effective kernel,
     ``(k − 1)/2`` on every side, as in LeNet-5's ``[[0,0],[2,2],[2,2],[0,0]]`` with 5x5 kernels)
