@@ -129,7 +129,21 @@ def _digits(seed, val_fraction, test_fraction, image_size, subset, sequence=Fals
     return Dataset(name, CLASSIFICATION, *parts, num_classes=10)
 
 
-def _diabetes(seed, val_fraction, test_fraction, subset):
+def corrupt_targets(y: np.ndarray, fraction: float, seed: int, size: float = 5.0):
+    """A seeded ``fraction`` of the targets moved by ±``size`` (label outliers)."""
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or \
+            not 0 <= fraction < 1:
+        raise ValueError(f"dataset.corrupt must be a fraction in [0, 1), got {fraction!r}")
+    if not fraction:
+        return y
+    rng = np.random.default_rng([seed, 11])
+    idx = rng.permutation(len(y))[:int(round(fraction * len(y)))]
+    y = y.copy()
+    y[idx] += (rng.choice([-1.0, 1.0], size=(len(idx), 1)) * size).astype(y.dtype)
+    return y
+
+
+def _diabetes(seed, val_fraction, test_fraction, subset, corrupt=0.0):
     from sklearn.datasets import load_diabetes
 
     bunch = load_diabetes(scaled=False)
@@ -147,8 +161,9 @@ def _diabetes(seed, val_fraction, test_fraction, subset):
     def fy(a):
         return (a / y_scale).astype("float32")
 
-    return Dataset("diabetes", REGRESSION, fx(x_tr), fy(y_tr), fx(x_va), fy(y_va), fx(x_te),
-                   fy(y_te), num_classes=1)
+    # outliers only in the training targets: validation and test stay clean
+    return Dataset("diabetes", REGRESSION, fx(x_tr), corrupt_targets(fy(y_tr), corrupt, seed),
+                   fx(x_va), fy(y_va), fx(x_te), fy(y_te), num_classes=1)
 
 
 def adding_problem(n: int, length: int, seed: int):
@@ -243,12 +258,15 @@ TASKS = {"digits": CLASSIFICATION, "digits_sequence": CLASSIFICATION, "diabetes"
 
 def load(name: str, seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.15,
          image_size: int | None = None, subset: int | None = None, path: str | None = None,
-         length: int = 50, samples: int = 10000, pad: int = 0) -> Dataset:
+         length: int = 50, samples: int = 10000, pad: int = 0,
+         corrupt: float = 0.0) -> Dataset:
     """Load dataset ``name`` split into train/validation/test with ``seed``.
 
     Classification splits are stratified. Images are scaled to [0, 1] (channels last) and
     optionally resized to ``image_size``; ``subset`` keeps a seeded random part of the data;
-    ``pad`` (``mnist_5k``) adds zero borders.
+    ``pad`` (``mnist_5k``) adds zero borders; ``corrupt`` (``diabetes``) moves that
+    fraction of the training targets by ±5 (about 20 standard deviations of the scaled
+    targets), leaving validation and test clean.
     """
     if name not in NAMES:
         raise ValueError(f"unknown dataset {name!r}; valid dataset names: {', '.join(NAMES)}")
@@ -256,7 +274,7 @@ def load(name: str, seed: int = 0, val_fraction: float = 0.15, test_fraction: fl
         return _digits(seed, val_fraction, test_fraction, image_size, subset,
                        sequence=name == "digits_sequence")
     if name == "diabetes":
-        return _diabetes(seed, val_fraction, test_fraction, subset)
+        return _diabetes(seed, val_fraction, test_fraction, subset, corrupt)
     if name == "adding":
         return _adding(seed, val_fraction, test_fraction, length, samples)
     if name == "mnist_5k":

@@ -418,11 +418,17 @@ class Adam(_MomentEstimates):
 
     Keras's ``Adam`` folds the bias corrections into the step size and adds its ε to
     ``sqrt(v_t)`` instead ("ε-hat"); the two agree up to differences of the size of ε.
+
+    ``bias_correction=False`` drops both corrections (``θ ← θ − η m_t / (sqrt(v_t) + ε)``),
+    for measuring what they do in the first steps, when ``m`` and ``v`` start at zero.
     """
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 name="adam", **kwargs):
+                 bias_correction=True, name="adam", **kwargs):
         super().__init__(learning_rate, beta_1, beta_2, epsilon, name, **kwargs)
+        if not isinstance(bias_correction, bool):
+            raise ValueError(f"bias_correction must be True or False, got {bias_correction!r}")
+        self.bias_correction = bias_correction
 
     def update_step(self, gradient, variable, learning_rate):
         lr = ops.cast(learning_rate, variable.dtype)
@@ -432,10 +438,21 @@ class Adam(_MomentEstimates):
         t = self._step(variable.dtype)
         m, v = self._slot(self._m, variable), self._slot(self._v, variable)
         self._update_moments(m, v, gradient, b1, b2)
+        if not self.bias_correction:
+            self._apply(variable, lr * m / (ops.sqrt(v) + self.epsilon), gradient)
+            return
         # η m̂ / (sqrt(v̂) + ε) with the bias corrections as scalars: fewer tensor ops
         step = lr / (1.0 - ops.power(b1, t))
         self._apply(variable, step * m / (ops.sqrt(v) * self._inv_sqrt_bias_2(b2, t)
                                           + self.epsilon), gradient)
+
+    def _denominator_numpy(self, variable, t):
+        if self.bias_correction:
+            return super()._denominator_numpy(variable, t)
+        return np.sqrt(self._numpy_slot(self._v, variable)) + self.epsilon
+
+    def get_config(self):
+        return {**super().get_config(), "bias_correction": self.bias_correction}
 
 
 @keras.saving.register_keras_serializable(package="dlkit")

@@ -54,7 +54,32 @@ def resolve(cfg: dict) -> dict:
     if scale != 1.0:
         cfg["optimizer"] = {**cfg["optimizer"],
                             "learning_rate": cfg["optimizer"]["learning_rate"] * scale}
+    if cfg["model"].get("name") in FIXED_ACTIVATION:
+        cfg.pop("activation", None)  # the model ignores it: not part of what the run used
+    cfg["loss"] = _paired_loss(cfg["loss"], cfg["dataset"]["name"])
     return cfg
+
+
+# Models whose hidden activations are fixed by their design (LeNet-5's scaled tanh, the
+# recurrent cells' tanh and sigmoid gates): ``activation=`` neither reaches nor defines them.
+FIXED_ACTIVATION = ("lenet5", "rnn", "lstm")
+
+
+def _paired_loss(loss: dict, dataset: str) -> dict:
+    """The loss as the run uses it: on a dataset of its own task unchanged; on the other
+    task (MSE on classification) with that task's output activation and label format, so
+    ``config.yaml`` and the HParams say softmax and one-hot, not linear and dense."""
+    from dlkit import data
+
+    task = data.TASKS.get(dataset)
+    also = loss.get("also") or {}
+    out = {k: v for k, v in loss.items() if k != "also"}
+    if task is not None and task != loss.get("task") and task in also:
+        out.update(task=task, output_activation=also[task]["output_activation"],
+                   labels=also[task]["labels"])
+    elif task is not None and task != loss.get("task") and also:
+        out["also"] = also  # kept for check() to name the datasets that fit
+    return out
 
 
 def check(cfg: dict) -> None:
@@ -180,8 +205,9 @@ def build(cfg: dict, dataset):
 
     loss_cfg, opt_cfg = cfg["loss"], dict(cfg["optimizer"])
     output_activation, labels = loss_pairing(loss_cfg, dataset.task)
+    hidden = {"activation": cfg["activation"]["name"]} if "activation" in cfg else {}
     model = models.get(cfg["model"]["name"], dataset.input_shape, dataset.output_size,
-                       activation=cfg["activation"]["name"],
+                       **hidden,
                        output_activation=output_activation,
                        **{k: v for k, v in cfg["model"].items() if k != "name"})
     steps = -(-len(dataset.x_train) // batch_size(cfg["trainer"], len(dataset.x_train)))

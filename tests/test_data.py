@@ -93,3 +93,15 @@ def test_mnist_5k_is_mlxtends_array_split_and_padded():
     assert padded.input_shape == (32, 32, 1)
     np.testing.assert_array_equal(padded.x_train[:, 2:30, 2:30], ds.x_train)
     assert not padded.x_train[:, :2].any() and not padded.x_train[:, :, 30:].any()
+
+
+def test_corrupted_targets_touch_training_only():
+    clean = data.load("diabetes", seed=3)
+    dirty = data.load("diabetes", seed=3, corrupt=0.1)
+    moved = np.abs(dirty.y_train - clean.y_train).ravel()
+    assert np.sum(moved > 0) == round(0.1 * len(clean.y_train))
+    np.testing.assert_allclose(moved[moved > 0], 5.0, rtol=1e-6)
+    np.testing.assert_array_equal(dirty.y_val, clean.y_val)
+    np.testing.assert_array_equal(dirty.y_test, clean.y_test)
+    with pytest.raises(ValueError, match="dataset.corrupt must be a fraction"):
+        data.load("diabetes", corrupt=1.5)

@@ -102,6 +102,31 @@ def test_momentum_zero_is_plain_sgd(rng):
     np.testing.assert_allclose(a, b, rtol=1e-15)
 
 
+def test_adam_without_bias_correction_matches_its_formula(rng):
+    """θ ← θ − η m_t / (sqrt(v_t) + ε), transcribed; and it differs from corrected Adam most in
+    the first step, where the correction multiplies the step by (1−β2)^½/(1−β1) ≈ 0.32."""
+    theta = rng.normal(size=(3, 4))
+    grads = [rng.normal(size=(3, 4)) for _ in range(5)]
+    ours = run_steps(optimizers.get("adam", learning_rate=0.01, bias_correction=False), theta,
+                     grads, "float64")
+    m, v, expected = np.zeros_like(theta), np.zeros_like(theta), theta.copy()
+    lr = float(np.float32(0.01))  # Keras keeps the learning rate in float32
+    for g in grads:
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        expected = expected - lr * m / (np.sqrt(v) + 1e-8)
+    np.testing.assert_allclose(ours, expected, rtol=1e-12)
+    one = run_steps(optimizers.get("adam", learning_rate=0.01, bias_correction=False), theta,
+                    grads[:1], "float64")
+    corrected = run_steps(optimizers.get("adam", learning_rate=0.01), theta, grads[:1],
+                          "float64")
+    np.testing.assert_allclose((one - theta) / (corrected - theta), 0.1 / 0.001 ** 0.5,
+                               rtol=1e-5)  # up to ε's share of the denominator
+    opt = optimizers.get("adam", bias_correction=False)
+    assert opt.get_config()["bias_correction"] is False
+    assert type(opt).from_config(opt.get_config()).bias_correction is False
+
+
 TWINS = {
     "sgd": (keras.optimizers.SGD, {}),
     "momentum": (keras.optimizers.SGD, {}),

@@ -11,7 +11,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-PRESETS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+PRESETS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml") if p.stem != "ravine")
+# ravine.yaml holds claims about optimizer paths, not training runs (test_protocol.py)
 EXPECTED = {"gd_regimes", "optimizers", "loss_activation", "mse_vs_ce", "depth_vanishing",
             "init_symmetry", "batchnorm", "architectures", "rnn_vs_lstm", "lr_schedules"}
 

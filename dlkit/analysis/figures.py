@@ -168,7 +168,8 @@ def _finite_range(values):
 
 
 def claim_figure(data: pd.DataFrame, path, title: str, statistic: str, better: str = "lower",
-                 verdict: str = "", scale: str = "linear") -> Path:
+                 verdict: str = "", scale: str = "linear",
+                 tune_label: str | None = None) -> Path:
     """The numbers one verdict is computed from, in two panels.
 
     ``data`` has a row per value: ``stage`` (tune, final, control), ``arm`` (A or B),
@@ -206,9 +207,9 @@ def claim_figure(data: pd.DataFrame, path, title: str, statistic: str, better: s
                            edgecolors=colors.get(arm), linewidths=2,
                            label=f"{arm} chosen: lr {rate:.3g}")
         ax.set_xscale("log")
-        ax.set_yscale(scale)
+        ax.set_yscale(scale if tune_label is None else "linear")
         ax.set_xlabel("learning rate")
-        ax.set_ylabel(statistic)
+        ax.set_ylabel(tune_label or statistic)
         ax.set_title(f"tuning ({better} is better; x = never reached or failed)",
                      fontsize=9)
         ax.legend(fontsize=7)

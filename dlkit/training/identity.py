@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 
-# Keys that change where or how a run is shown, not what it computes.
+# Keys that change where or how a run is shown, not what it computes or records.
+# (``trainer.diagnostics`` defines a run: a run made without diagnostics cannot stand in for
+# one that needs them.)
 NON_DEFINING = {
-    ("results_dir",), ("name",), ("trainer", "resume"), ("trainer", "verbose"),
-    ("trainer", "diagnostics"), ("hydra",),
+    ("results_dir",), ("name",), ("trainer", "resume"), ("trainer", "verbose"), ("hydra",),
 }
 
 

@@ -61,6 +61,14 @@ class Claim:
     note: str = ""
     source: str = "train"  # "train": network runs; "ravine": optimizer paths (ravine.py)
     extra: str = ""  # a section of extra evidence (experiments/claims/extras.py)
+    # the statistic the rate is tuned on, when it cannot be the claim's own (e.g. an
+    # oscillation count, which the smallest rate would always win): stated in the report
+    tune_on: str = ""
+    tune_args: dict = field(default_factory=dict, hash=False)
+
+    @property
+    def tuning_statistic(self) -> tuple[str, dict]:
+        return (self.tune_on, self.tune_args) if self.tune_on else (self.statistic, self.args)
 
     @property
     def final_seeds(self) -> list[int]:
@@ -83,6 +91,16 @@ def _arm(node, where) -> Arm:
         raise ClaimSpecError(f"{where}: an arm needs a label and overrides")
     sweep = tuple((k, tuple(v)) for k, v in (node.get("sweep") or {}).items())
     return Arm(str(node["label"]), tuple(str(o) for o in node.get("overrides") or ()), sweep)
+
+
+def _tune_on(node, where) -> str:
+    from experiments.claims import statistics
+
+    name = node.get("tune_on") or ""
+    if name and name not in statistics.REGISTRY:
+        raise ClaimSpecError(f"{where}: tune_on {name!r} is not one of "
+                             f"{', '.join(sorted(statistics.REGISTRY))}")
+    return name
 
 
 def _extra(node, where) -> str:
@@ -123,7 +141,8 @@ def parse(preset: str, key: str, node: dict) -> Claim:
                  _arm(node["a"], where), _arm(node["b"], where), expect,
                  dict(node.get("args") or {}), seeds,
                  None if tune is None else Tuning(**tune), str(node.get("fixed", "")),
-                 str(node.get("note", "")).strip(), source, _extra(node, where))
+                 str(node.get("note", "")).strip(), source, _extra(node, where),
+                 _tune_on(node, where), dict(node.get("tune_args") or {}))
 
 
 def load(conf: Path = CONF) -> list[Claim]:

@@ -37,17 +37,19 @@ def _rate_override(claim: Claim, rate: float) -> str:
 
 
 def seed_value(claim: Claim, arm: Arm, runs, rate: float, seed: int, stage: str):
-    """The statistic of one seed of ``arm`` at ``rate`` (trains or reads its runs)."""
-    stat = statistics.REGISTRY[claim.statistic]
+    """The statistic of one seed of ``arm`` at ``rate`` (trains or reads its runs): the
+    claim's own, or when tuning, the one it is tuned on."""
+    name, args = claim.tuning_statistic if stage == "tune" else (claim.statistic, claim.args)
     got = [runs.get(claim.preset, [*o, _rate_override(claim, rate), f"seed={seed}"])
            for o in arm.run_overrides()]
     if not runs.execute and any(r is None for r in got):
         raise MissingRuns(f"{claim.key}: {arm.label} at rate {rate:.3g}, seed {seed}")
-    return stat.fn(got, stage, **claim.args), got
+    return statistics.REGISTRY[name].fn(got, stage, **args), got
 
 
 def tune_arm(claim: Claim, arm: Arm, runs) -> tuple[float, TuningResult | None]:
-    stat = statistics.REGISTRY[claim.statistic]
+    name, args = claim.tuning_statistic
+    stat = statistics.REGISTRY[name]
     key = claim.tuning.key if claim.tuning else "optimizer.learning_rate"
     center = runs.default_rate(claim.preset, arm.overrides, key)
     if claim.tuning is None:
@@ -58,7 +60,7 @@ def tune_arm(claim: Claim, arm: Arm, runs) -> tuple[float, TuningResult | None]:
         for seed in TUNING_SEEDS:
             value, got = seed_value(claim, arm, runs, rate, seed, "tune")
             values.append(value)
-            progress.append(stat.progress(got, **claim.args) if stat.progress else None)
+            progress.append(stat.progress(got, **args) if stat.progress else None)
         return values, (progress if stat.progress else None)
 
     result = protocol.tune(evaluate, claim.tuning, center, stat.better)

@@ -63,7 +63,7 @@ class Tuning:
     key: str = "optimizer.learning_rate"
     points: int = 5
     low: float = 1e-5
-    high: float = 30.0
+    high: float = 100.0
 
     def initial(self, center: float) -> list[float]:
         k = exponent2(center)

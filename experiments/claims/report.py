@@ -70,7 +70,8 @@ def to_json(results: list[ClaimResult], missing) -> dict:
         claims.append({
             "key": c.key, "claim": c.text, "preset": c.preset, "verdict": r.verdict,
             "statistic": {"name": c.statistic, "args": c.args, "unit": stat.unit,
-                          "censored": stat.censored, "expect": f"A {c.expect} than B"},
+                          "censored": stat.censored, "expect": f"A {c.expect} than B",
+                          "tuned_on": c.tune_on or c.statistic},
             "a": _arm(r.a, c), "b": _arm(r.b, c), "comparison": _comparison(r.comparison),
             "control": {"verdict": r.control_verdict, "seeds": c.control_seeds,
                         "values": [_num(v) for v in r.control],
@@ -117,7 +118,13 @@ def _effect_text(c: protocol.Comparison, claim: Claim) -> str:
 
 
 def _arm_line(arm, claim: Claim) -> str:
-    if arm.tuning is None:
+    if arm.tuning is None or claim.tune_on:
+        if arm.tuning is not None:
+            t = arm.tuning
+            edge = "**yes (limit reached)**" if t.at_edge else "no"
+            return (f"| {arm.label} | {arm.rate:.3g} (tuned on {claim.tune_on}) | "
+                    f"{min(t.rates):.3g} – {max(t.rates):.3g} ({len(t.rates)} rates) | "
+                    f"{edge} |")
         return f"| {arm.label} | {arm.rate:.3g} (fixed: {claim.fixed}) | – | – |"
     t = arm.tuning
     edge = "**yes (limit reached)**" if t.at_edge else "no"
@@ -229,8 +236,9 @@ def write(results: list[ClaimResult], missing, out) -> list[Path]:
         data.to_csv(png.with_suffix(".csv"), index=False)
         made[r.claim.key] = fig.claim_figure(
             data, png, title=r.claim.text, statistic=f"{r.claim.statistic} ({stat.unit})",
-            better=stat.better, verdict=f"{r.verdict} (A/A: {r.control_verdict})",
-            scale=_scale_for(data))
+            better=statistics.REGISTRY[r.claim.tuning_statistic[0]].better,
+            verdict=f"{r.verdict} (A/A: {r.control_verdict})", scale=_scale_for(data),
+            tune_label=f"tuned on {r.claim.tune_on}" if r.claim.tune_on else None)
     (out / "claims.json").write_text(json.dumps(to_json(results, missing), indent=2) + "\n",
                                      encoding="utf-8")
     (out / "claims.md").write_text(to_markdown(results, missing, made, _extras(results, out)),

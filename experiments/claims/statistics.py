@@ -197,3 +197,26 @@ def final_log_loss(runs, stage):
     if run is None or run.status != "completed":
         return math.nan
     return float(np.log10(max(run.steps["f"].iloc[-1], 1e-300)))
+
+
+@statistic("epoch_value", unit="metric", describe="{column} at epoch {epoch}")
+def epoch_value(runs, stage, column="val_loss", epoch=1):
+    """A history column at one epoch (e.g. the validation loss after the first epoch)."""
+    (run,) = runs
+    if not _completed(run) or column not in run.history:
+        return math.nan
+    rows = run.history[run.history["epoch"] == epoch]
+    return float(rows[column].iloc[0]) if len(rows) else math.nan
+
+
+@statistic("effective_step_decay", unit="log10 ratio",
+           describe="log10 of the mean effective step size (learning rate over the adaptive "
+           "denominator, from the optimizer's diagnostics) in the last epoch over the first")
+def effective_step_decay(runs, stage):
+    (run,) = runs
+    if not _completed(run) or "effective_lr" not in run.history or len(run.history) < 2:
+        return math.nan
+    steps = pd.to_numeric(run.history["effective_lr"], errors="coerce").to_numpy(float)
+    if not (np.isfinite(steps[[0, -1]]).all() and steps[0] > 0 and steps[-1] > 0):
+        return math.nan
+    return float(np.log10(steps[-1] / steps[0]))
