@@ -17,9 +17,12 @@ import time
 
 
 def _claims(keys):
-    from experiments.claims import load
+    from experiments.claims import ClaimSpecError, load
 
-    claims = load()
+    try:
+        claims = load()
+    except ClaimSpecError as err:
+        raise SystemExit(f"error: {err}") from None
     if not keys:
         return claims
     known = {c.key: c for c in claims}
@@ -73,13 +76,18 @@ def main(argv=None) -> int:
     start_tensorflow()
     from experiments.claims.engine import evaluate
     from experiments.claims.runs import Runs
+    from experiments.pipeline import RunSpecError
 
     runs = Runs(args.results, execute=True, extra=args.override)
     t0 = time.perf_counter()
     for i, claim in enumerate(claims, 1):
         t = time.perf_counter()
         before = runs.trained
-        evaluate(claim, runs)
+        try:
+            evaluate(claim, runs)
+        except RunSpecError as err:
+            print(f"error: claim {claim.key} ({claim.preset}): {err}", file=sys.stderr)
+            return 2
         print(f"[claims] {i}/{len(claims)} {claim.key}: {runs.trained - before} runs trained "
               f"in {time.perf_counter() - t:.0f}s (total {time.perf_counter() - t0:.0f}s)",
               flush=True)
