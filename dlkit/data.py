@@ -214,6 +214,26 @@ def _read_npz(path: str):
     return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
 
 
+def _check_arrays(name, path, x_train, y_train, x_test, y_test) -> None:
+    """Images (n, h, w) or (n, h, w, c) of finite numbers; integer labels from 0."""
+    where = f"dataset.path {str(path)!r}" if path else f"dataset={name}"
+    for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+        if x.ndim not in (3, 4):
+            raise ValueError(f"{where}: x_{split} has shape {x.shape}; images of shape "
+                             "(n, height, width) or (n, height, width, channels) are needed")
+        if not np.issubdtype(x.dtype, np.number):
+            raise ValueError(f"{where}: x_{split} must hold numbers, got dtype {x.dtype}")
+        if not np.isfinite(x).all():
+            raise ValueError(f"{where}: x_{split} holds NaN or infinity; images must be "
+                             "finite numbers")
+        if not np.issubdtype(y.dtype, np.integer):
+            raise ValueError(f"{where}: y_{split} must hold integer class labels, got "
+                             f"dtype {y.dtype}")
+        if y.size and y.min() < 0:
+            raise ValueError(f"{where}: y_{split} has label {int(y.min())}; class labels "
+                             "must be 0, 1, 2, …")
+
+
 def _keras_dataset(name, seed, val_fraction, path, image_size, subset):
     if path:
         (x_train, y_train), (x_test, y_test) = _read_npz(path)
@@ -228,6 +248,7 @@ def _keras_dataset(name, seed, val_fraction, path, image_size, subset):
                 f"copy with dataset.path=/path/to/{name}.npz (arrays x_train, y_train, x_test, "
                 "y_test), or use dataset=mnist_5k (5,000 real MNIST digits, no download)"
             ) from None
+    _check_arrays(name, path, x_train, y_train, x_test, y_test)
     y_train, y_test = y_train.reshape(-1).astype("int64"), y_test.reshape(-1).astype("int64")
     if len(x_train) != len(y_train) or len(x_test) != len(y_test):
         raise ValueError(f"dataset {name}: x and y lengths differ ({len(x_train)} vs "

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import time
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -311,26 +313,71 @@ def _evaluate(model, dataset, ys) -> dict:
     return metrics
 
 
+FINISHED = ("completed", "diverged")  # outcomes a re-run would only repeat
+
+
+def _previous(result_path: Path) -> dict | None:
+    """The run's earlier ``result.json``; a damaged one is bad input (one line)."""
+    if not result_path.exists():
+        return None
+    try:
+        previous = read_json(result_path)
+        if not isinstance(previous, dict) or "status" not in previous:
+            raise ValueError("no status")
+    except (OSError, ValueError) as err:
+        raise RunSpecError(f"{result_path} is damaged ({type(err).__name__}); delete it or "
+                           "pass trainer.resume=false to train the run again") from None
+    return previous
+
+
+@contextmanager
+def run_lock(run_dir: Path):
+    """One process at a time per run folder: a second sweep on the same results folder waits
+    here, then finds the run finished and skips it (no run trained twice, no TensorBoard
+    step written twice)."""
+    import fcntl
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / ".lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for {run_dir}: another process is training it", flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def execute(cfg: dict, verbose: bool = True) -> dict:
     """Run one configuration; return its ``result.json`` content."""
+    cfg = resolve(cfg)
+    check(cfg)
+    run_dir = Path(cfg["results_dir"]) / cfg["name"] / run_id(cfg)
+    with run_lock(run_dir):
+        return _execute(cfg, run_dir, verbose)
+
+
+def _execute(cfg: dict, run_dir: Path, verbose: bool) -> dict:
     from dlkit.training import environment
     from experiments.tensorboard_log import TensorBoardLog
 
-    cfg = resolve(cfg)
-    check(cfg)
     trainer = cfg["trainer"]
-    run_dir = Path(cfg["results_dir"]) / cfg["name"] / run_id(cfg)
     result_path = run_dir / "result.json"
-    if trainer["resume"] and result_path.exists():
-        previous = read_json(result_path)
-        if previous.get("status") == "completed":
+    if trainer["resume"]:
+        previous = _previous(result_path)
+        if previous is not None and previous.get("status") in FINISHED:
             if verbose:
-                print(f"skipping {run_dir}: already completed", flush=True)
+                print(f"skipping {run_dir}: already {previous['status']} (trainer.resume="
+                      "false trains it again)", flush=True)
             return previous
-    if run_dir.exists() and not trainer["resume"]:
-        import shutil
-
-        shutil.rmtree(run_dir)
+    if not trainer["resume"]:
+        for child in run_dir.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child)
+            elif child.name != ".lock":
+                child.unlink()
     dataset, ys, loop = prepare(cfg)
     loop.on_epoch = lambda row: _progress(row, trainer["epochs"], verbose)
 
@@ -350,8 +397,11 @@ def execute(cfg: dict, verbose: bool = True) -> dict:
         if outcome.status == "completed":
             metrics = _evaluate(loop.model, dataset, ys)
             tmp = run_dir / f".model.{os.getpid()}.tmp.keras"
-            loop.model.save(tmp)  # the trained model, once: keras.saving.load_model reads it
-            os.replace(tmp, run_dir / "model.keras")
+            try:  # the trained model, once: keras.saving.load_model reads it
+                loop.model.save(tmp)
+                os.replace(tmp, run_dir / "model.keras")
+            finally:
+                tmp.unlink(missing_ok=True)
         result = {**base, "status": outcome.status, "metrics": metrics,
                   "epochs_completed": outcome.epochs_completed,
                   "resumed_from_epoch": outcome.resumed_from,

@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 ID_COLUMNS = ["run_id", "status", "seed", "epochs_completed", "wall_time_s"]
 METRIC_PREFIXES = ("train_", "val_", "test_")
@@ -50,17 +51,7 @@ def load(path, all_columns: bool = False) -> pd.DataFrame:
     root = Path(path)
     if not root.exists():
         raise ValueError(f"results path {str(root)!r} does not exist")
-    records = []
-    for file in sorted(root.rglob("result.json")):
-        try:
-            result = json.loads(file.read_text())
-        except (OSError, ValueError):
-            continue
-        row = {f"config.{k}": v for k, v in _flatten(result.get("config", {})).items()}
-        row.update({k: result.get(k) for k in ID_COLUMNS})
-        row["path"] = str(file.parent)
-        row.update(result.get("metrics", {}))
-        records.append(row)
+    records = [_record(folder) for folder in run_folders(root)]
     frame = pd.DataFrame(records)
     if frame.empty:
         return frame
@@ -75,11 +66,57 @@ def load(path, all_columns: bool = False) -> pd.DataFrame:
     return frame.sort_values(keys, key=lambda s: s.astype(str)).reset_index(drop=True)
 
 
+def run_folders(root: Path) -> list[Path]:
+    """Every run folder under ``root``: a folder holding a ``result.json``, a ``config.yaml``
+    or a ``state.json`` (finished, failed, interrupted or damaged alike)."""
+    marks = ("result.json", "config.yaml", "state.json")
+    return sorted({p.parent for name in marks for p in Path(root).rglob(name)})
+
+
+def _record(folder: Path) -> dict:
+    """One table row of a run folder. ``status`` is the result's (completed, diverged,
+    failed), ``interrupted`` when the run never wrote a result, ``unreadable`` when its
+    ``result.json`` is damaged."""
+    result, status = None, None
+    file = folder / "result.json"
+    if file.exists():
+        try:
+            result = json.loads(file.read_text(encoding="utf-8"))
+            if not isinstance(result, dict):
+                raise ValueError("not an object")
+        except (OSError, ValueError):
+            result, status = None, "unreadable"
+    else:
+        status = "interrupted"
+    if result is None:
+        try:
+            config = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            config = None
+        result = {"config": config if isinstance(config, dict) else {},
+                  "run_id": folder.name, "status": status}
+    row = {f"config.{k}": v for k, v in _flatten(result.get("config") or {}).items()}
+    row.update({k: result.get(k) for k in ID_COLUMNS})
+    row["run_id"] = row["run_id"] or folder.name
+    row["path"] = str(folder)
+    row.update(result.get("metrics") or {})
+    return row
+
+
 @lru_cache(maxsize=4096)
 def history(run_path: str) -> pd.DataFrame:
-    """A run's ``history.csv`` (empty if missing)."""
+    """A run's ``history.csv`` (empty if missing or malformed, with a warning)."""
     file = Path(run_path) / "history.csv"
-    return pd.read_csv(file) if file.exists() else pd.DataFrame({"epoch": []})
+    if not file.exists():
+        return pd.DataFrame({"epoch": []})
+    try:
+        frame = pd.read_csv(file)
+        pd.to_numeric(frame["epoch"])
+        return frame
+    except (ValueError, KeyError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        print(f"warning: {file} is malformed ({type(err).__name__}); its curves are left "
+              "out", file=sys.stderr)
+        return pd.DataFrame({"epoch": []})
 
 
 def _varying(frame: pd.DataFrame) -> list[str]:
@@ -206,7 +243,12 @@ def main(argv=None) -> int:
     with pd.option_context("display.max_columns", None, "display.width", 200):
         print(shown.drop(columns=["path"]).to_string(index=False))
     shown.to_csv(out / "results.csv", index=False)
-    print(f"\n{len(frame)} runs -> {out / 'results.csv'}")
+    states = frame["status"].fillna("unknown").value_counts()
+    print(f"\n{len(frame)} run folders ({', '.join(f'{n} {s}' for s, n in states.items())})"
+          f" -> {out / 'results.csv'}")
+    odd = frame[~frame["status"].isin(["completed"])]
+    for row in odd.itertuples():
+        print(f"  {row.status}: {row.path}", file=sys.stderr)
     for name, runs in frame.groupby("name", sort=True):
         runs = runs.dropna(axis=1, how="all")
         has_target = target is not None and target[0] in history(runs["path"].iloc[0])
@@ -215,8 +257,9 @@ def main(argv=None) -> int:
                             target if has_target else None)
         summary.to_csv(out / f"{name}_summary.csv", index=False)
         print(f"{name}: {len(runs)} runs -> {out / f'{name}_summary.csv'}")
-        if args.figures:
-            for path in figures(runs, out, name):
+        drawn = runs[runs["status"].isin(["completed", "diverged"])]
+        if args.figures and not drawn.empty:
+            for path in figures(drawn, out, name):
                 print(f"  figure {path}")
     if args.claims:
         from experiments.claims.report import collect, write

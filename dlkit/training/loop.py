@@ -147,20 +147,45 @@ class EpochLoop:
         """Load the last checkpoint, its epoch and history, if the run folder has one."""
         if not self.state_path.exists():
             return False
-        state = read_json(self.state_path)
+        fix = "; delete the run folder or pass trainer.resume=false"
         try:
-            checkpoint.load(self.checkpoint_dir / state["checkpoint"], self.model)
+            state = read_json(self.state_path)
+            epoch, name = int(state["epoch"]), str(state["checkpoint"])
+        except (OSError, ValueError, TypeError, KeyError) as err:
+            raise CheckpointError(f"{self.state_path} is damaged ({type(err).__name__})"
+                                  + fix) from None
+        if name != f"epoch_{epoch:04d}.npz" or not 0 < epoch <= self.epochs:
+            raise CheckpointError(f"{self.state_path} names {name} at epoch {epoch}, which "
+                                  f"does not fit a run of {self.epochs} epochs" + fix)
+        try:
+            checkpoint.load(self.checkpoint_dir / name, self.model)
         except CheckpointError as err:
-            raise CheckpointError(f"{err}; delete the run folder or pass "
-                                  "trainer.resume=false") from None
+            raise CheckpointError(f"{err}" + fix) from None
         if self.plateau is not None and state.get("plateau"):
             self.plateau.load_state(state["plateau"])
-        self.start_epoch = int(state["epoch"])
-        self.rows = [r for r in read_history(self.history_path) if r["epoch"] <= self.start_epoch]
+        self.start_epoch = epoch
+        self.rows = self._rows(self.history_path, epoch, fix)
         if self.step_losses is not None:
-            self.step_losses.rows = [r for r in read_history(self.steps_path)
-                                     if r["epoch"] <= self.start_epoch]
+            self.step_losses.rows = [r for r in self._rows(self.steps_path, epoch, fix,
+                                                           per_epoch=False)]
         return True
+
+    @staticmethod
+    def _rows(path, epoch: int, fix: str, per_epoch: bool = True) -> list[dict]:
+        """Rows of epochs 1..``epoch`` of a per-epoch table, each epoch once (a row written
+        twice by an interrupted run counts once); a damaged file is a ``CheckpointError``."""
+        try:
+            rows = [r for r in read_history(path) if r["epoch"] <= epoch]
+        except (OSError, ValueError, TypeError, KeyError) as err:
+            raise CheckpointError(f"{path} is damaged ({type(err).__name__}: {err})"
+                                  + fix) from None
+        if not per_epoch:
+            return rows
+        by_epoch = {r["epoch"]: r for r in rows}
+        if sorted(by_epoch) != list(range(1, epoch + 1)):
+            raise CheckpointError(f"{path} does not hold epochs 1 to {epoch} to go with the "
+                                  "checkpoint" + fix)
+        return [by_epoch[e] for e in range(1, epoch + 1)]
 
     # ---- one epoch ----------------------------------------------------------------------
     def _order(self, epoch: int) -> np.ndarray:
@@ -207,6 +232,8 @@ class EpochLoop:
         start, rows = self.start_epoch, self.rows
         if tensorboard.logdir.exists():
             shutil.rmtree(tensorboard.logdir)  # rebuilt from history: no repeated epochs
+        if rows:
+            write_history(self.history_path, rows)  # each epoch once, as resume read it
         for row in rows:
             tensorboard.history_row(row)
         outcome = Outcome("completed", start, rows, resumed_from=start)

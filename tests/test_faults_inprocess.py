@@ -1,0 +1,122 @@
+"""Issue-17 regressions in-process: damaged run folders give one clear line, finished runs
+are not retrained, dataset arrays are validated, the report lists every folder."""
+
+import json
+
+import numpy as np
+import pytest
+
+from experiments.pipeline import RunSpecError, execute
+from tests.test_spec import config
+
+
+def _run(tmp_path, *overrides):
+    return execute(config(tmp_path, "trainer.epochs=3", "dataset.subset=300",
+                          "trainer.verbose=false", *overrides), verbose=False)
+
+
+def _folder(tmp_path):
+    (folder,) = [p.parent for p in tmp_path.rglob("config.yaml")]
+    return folder
+
+
+@pytest.fixture
+def interrupted(tmp_path):
+    """A finished run turned into an interrupted one (no result.json)."""
+    _run(tmp_path)
+    folder = _folder(tmp_path)
+    (folder / "result.json").unlink()
+    return folder
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda f: (f / "state.json").write_text("{garbage"), "state.json is damaged"),
+    (lambda f: (f / "state.json").write_text(""), "state.json is damaged"),
+    (lambda f: (f / "state.json").write_text('{"epoch": 2, "checkpoint": "epoch_0003.npz"}'),
+     "does not fit"),
+    (lambda f: (f / "history.csv").write_text("epoch,loss\n1,0.5\nx,y\n"), "history.csv is "
+     "damaged"),
+    (lambda f: (f / "history.csv").write_text("epoch,loss\n1,0.5\n"), "does not hold epochs"),
+])
+def test_damaged_run_folder_is_one_clear_line(tmp_path, interrupted, damage, message):
+    damage(interrupted)
+    with pytest.raises(RunSpecError) as info:
+        _run(tmp_path)
+    assert message in str(info.value) and "trainer.resume=false" in str(info.value)
+    assert not (interrupted / "result.json").exists()
+    # and the way out works
+    assert _run(tmp_path, "trainer.resume=false")["status"] == "completed"
+
+
+def test_garbage_result_of_a_completed_run(tmp_path):
+    _run(tmp_path)
+    (_folder(tmp_path) / "result.json").write_text("not json")
+    with pytest.raises(RunSpecError, match="result.json is damaged.*trainer.resume=false"):
+        _run(tmp_path)
+
+
+def test_duplicated_history_row_counts_once(tmp_path, interrupted):
+    lines = (interrupted / "history.csv").read_text().splitlines()
+    (interrupted / "history.csv").write_text("\n".join(lines + [lines[-1]]) + "\n")
+    assert _run(tmp_path)["status"] == "completed"
+    import pandas as pd
+
+    assert list(pd.read_csv(interrupted / "history.csv")["epoch"]) == [1, 2, 3]
+
+
+def test_a_diverged_run_is_not_retrained(tmp_path, capsys):
+    bad = ["loss=mse", "dataset=diabetes", "optimizer=sgd", "optimizer.learning_rate=1e6"]
+    first = _run(tmp_path, *bad)
+    assert first["status"] == "diverged"
+    capsys.readouterr()
+    again = execute(config(tmp_path, "trainer.epochs=3", "dataset.subset=300", *bad),
+                    verbose=True)
+    assert again == first
+    assert "already diverged" in capsys.readouterr().out
+
+
+def test_temporary_files_are_removed_when_a_write_fails(tmp_path):
+    from dlkit.training.files import atomic_write
+
+    def fail(handle):
+        handle.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        atomic_write(tmp_path / "checkpoints" / "epoch_0001.npz", fail)
+    assert not list((tmp_path / "checkpoints").iterdir())
+
+
+@pytest.mark.parametrize("arrays, message", [
+    ({"y_train": -np.ones(20, "int64")}, "label -1"),
+    ({"x_train": np.full((20, 8, 8), np.nan, "float32")}, "NaN or infinity"),
+    ({"x_train": np.zeros(20, "float32")}, "images of shape"),
+    ({"y_train": np.array(["a"] * 20)}, "integer class labels"),
+])
+def test_dataset_arrays_are_validated(tmp_path, arrays, message):
+    good = {"x_train": np.zeros((20, 8, 8), "uint8"), "y_train": np.arange(20) % 2,
+            "x_test": np.zeros((10, 8, 8), "uint8"), "y_test": np.arange(10) % 2}
+    path = tmp_path / "data.npz"
+    np.savez(path, **{**good, **arrays})
+    with pytest.raises(RunSpecError, match=message) as info:
+        execute(config(tmp_path, "dataset=mnist", f"dataset.path={path}"), verbose=False)
+    assert "dataset.path" in str(info.value)
+    assert not list(tmp_path.rglob("result.json"))
+
+
+def test_report_lists_every_folder_with_its_state(tmp_path, capsys):
+    from experiments import report
+
+    _run(tmp_path)
+    _run(tmp_path, "seed=1")
+    _run(tmp_path, "seed=2")
+    folders = sorted(p.parent for p in tmp_path.rglob("result.json"))
+    (folders[0] / "result.json").write_text("{truncated")
+    (folders[1] / "result.json").unlink()
+    (folders[2] / "history.csv").write_text("epoch,loss\n1,0.5,7,8\n\"unclosed\n")
+    assert report.main([str(tmp_path / "default"), "--figures"]) == 0
+    captured = capsys.readouterr()
+    assert "3 run folders" in captured.out
+    assert "unreadable" in captured.out and "interrupted" in captured.out
+    table = json.loads(report.load(tmp_path / "default").to_json(orient="records"))
+    assert sorted(r["status"] for r in table) == ["completed", "interrupted", "unreadable"]
