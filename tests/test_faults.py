@@ -167,3 +167,31 @@ def test_joblib_launcher_two_workers_never_collide(tmp_path):
         assert list(history(out / "default" / run_id)["epoch"]) == [1, 2]
     pinned = sorted(r["hardware"]["cuda_visible_devices"] for r in results.values())
     assert pinned == ["0", "0", "1", "1"]
+
+
+@pytest.mark.slow
+def test_two_concurrent_sweeps_train_each_run_once(tmp_path):
+    """Two identical sweeps started together on one results folder: every run is trained
+    once (the second process waits on the run's lock, then skips it) and every TensorBoard
+    step appears once."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    args = [sys.executable, "-m", "experiments.run", "-m", "seed=0,1,2", "trainer.epochs=3",
+            f"results_dir={tmp_path}"]
+    procs = [subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    runs = sorted((tmp_path / "default").glob("mlp_*"))
+    assert len(runs) == 3
+    skipped = sum(out.count("already completed") for out, _ in outputs)
+    trained = sum(out.count("epoch   3/3") for out, _ in outputs)
+    assert (trained, skipped) == (3, 3)          # each run: trained once, skipped once
+    for run in runs:
+        assert list(pd.read_csv(run / "history.csv")["epoch"]) == [1, 2, 3]
+        for split in ("train", "validation"):
+            files = list((run / "tensorboard" / split).iterdir())
+            assert len(files) == 1
+            acc = EventAccumulator(str(run / "tensorboard" / split), size_guidance={"tensors": 0})
+            acc.Reload()
+            assert [e.step for e in acc.Tensors("epoch_loss")] == [1, 2, 3]
