@@ -20,6 +20,16 @@ def test_seed_conv_counts():
     assert _one_layer(keras.layers.Dense(10), (5,))["params"] == 60
 
 
+def test_seed_local_connectivity_numbers():
+    """The seed's argument for convolution: one neuron seeing a whole 100x100 image has
+    10,000 weights; a 10x10 kernel has 100 weights plus a bias, 101 parameters; six such
+    kernels 606, while the image size stays 100x100 (same padding)."""
+    assert _one_layer(keras.layers.Dense(1, use_bias=False), (100 * 100,))["params"] == 10_000
+    row = _one_layer(dl.Conv2D(1, 10, padding="same"), (100, 100, 1))
+    assert row["params"] == 101 and row["output_shape"] == (100, 100, 1)
+    assert _one_layer(dl.Conv2D(6, 10, padding="same"), (100, 100, 1))["params"] == 606
+
+
 @pytest.mark.parametrize("n,k,s,padding,expected", [
     (32, 3, 1, "valid", 30), (32, 3, 2, "valid", 15), (7, 2, 2, "same", 4), (224, 3, 1, "same",
                                                                              224),
