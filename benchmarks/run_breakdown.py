@@ -1,0 +1,139 @@
+"""Where a small run's time goes: start-up, data, model build, fit (first and later epochs,
+per step), the per-epoch work (history, checkpoint, TensorBoard), evaluation and saving.
+
+    python -m benchmarks.run_breakdown [--repeats 3]
+
+Runs ``experiments.pipeline.execute`` in-process (as a sweep does) with timers wrapped around
+its phases, for the default MLP on digits (30 epochs) and for LeNet-5 (modern) on the
+5,000 real MNIST digits at 28x28 (5 epochs); prints the median of ``--repeats`` runs per phase
+and the start-up cost of a fresh process (Python + TensorFlow + Keras import) measured in
+subprocesses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+
+CASES = {
+    "mlp, digits, 30 epochs": ["trainer.epochs=30"],
+    "lenet5_modern, mnist_5k, 5 epochs": ["model=lenet5_modern", "dataset=mnist_5k",
+                                          "trainer.epochs=5", "trainer.batch_size=128"],
+}
+
+
+class Timers:
+    def __init__(self):
+        self.seconds = defaultdict(float)
+        self.calls = defaultdict(int)
+
+    def wrap(self, owner, name, label):
+        original = getattr(owner, name)
+
+        def timed(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds[label] += time.perf_counter() - t0
+                self.calls[label] += 1
+
+        setattr(owner, name, timed)
+        return original
+
+
+@contextmanager
+def instrumented(timers: Timers):
+    """Timers around the phases of ``execute`` (restored afterwards)."""
+    import keras
+
+    from dlkit import data
+    from dlkit.training import loop
+    from experiments import pipeline, tensorboard_log
+
+    targets = [(data, "load", "data load + split"), (pipeline, "build", "model build + compile"),
+               (loop.EpochLoop, "run", "fit (all epochs, incl. per-epoch work)"),
+               (loop.EpochLoop, "end_epoch", "per-epoch work (history, checkpoint, TB)"),
+               (loop.EpochLoop, "_checkpoint", "  of which history + checkpoint files"),
+               (tensorboard_log.TensorBoardLog, "history_row", "  of which TensorBoard scalars"),
+               (pipeline, "_evaluate", "evaluate train/val/test"),
+               (keras.Model, "save", "save model.keras"),
+               (tensorboard_log.TensorBoardLog, "hparams", "TensorBoard HParams")]
+    originals = [(owner, name, timers.wrap(owner, name, label))
+                 for owner, name, label in targets]
+    try:
+        yield
+    finally:
+        for owner, name, original in originals:
+            setattr(owner, name, original)
+
+
+def startup_seconds(repeats: int) -> float:
+    code = "import tensorflow, keras, dlkit"
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run_breakdown")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    from experiments.tf_startup import start_tensorflow
+
+    start_tensorflow()
+    from benchmarks._timing import machine
+    from experiments.pipeline import execute
+
+    print(f"# where a run's time goes, execute() in a warm process, median of {args.repeats};"
+          f" {machine()}")
+    print(f"{'fresh process: python + tensorflow + keras + dlkit import':<58}"
+          f"{startup_seconds(args.repeats):>8.2f} s")
+    for case, overrides in CASES.items():
+        per_phase = defaultdict(list)
+        totals, epoch_steps = [], None
+        for repeat in range(args.repeats + 1):  # the first run warms caches, not counted
+            with tempfile.TemporaryDirectory() as tmp:
+                cfg = _compose(tmp, overrides)
+                timers = Timers()
+                t0 = time.perf_counter()
+                with instrumented(timers):
+                    result = execute(cfg, verbose=False)
+                total = time.perf_counter() - t0
+                if repeat:
+                    totals.append(total)
+                    for label, seconds in timers.seconds.items():
+                        per_phase[label].append(seconds)
+                epoch_steps = result.get("data", {}).get("train")
+        print(f"\n## {case} (train examples {epoch_steps})")
+        total = statistics.median(totals)
+        for label, values in per_phase.items():
+            value = statistics.median(values)
+            print(f"{label:<58}{value:>8.3f} s {100 * value / total:>5.1f}%")
+        print(f"{'whole execute()':<58}{total:>8.3f} s")
+    return 0
+
+
+def _compose(results_dir, overrides) -> dict:
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from experiments.claims import CONF
+
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        cfg = compose("config", overrides=[f"results_dir={results_dir}",
+                                           "trainer.verbose=false", *overrides])
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
