@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import sys
 import time
 import traceback
 from contextlib import contextmanager
@@ -313,6 +314,22 @@ def _evaluate(model, dataset, ys) -> dict:
     return metrics
 
 
+def chance_warnings(metrics: dict, dataset) -> list[str]:
+    """A completed classifier whose validation accuracy cannot be told from chance level
+    (1/classes, within two binomial standard errors on the validation split) learned
+    nothing, though its loss stayed finite: say so."""
+    acc = metrics.get("val_accuracy")
+    if dataset.task != "classification" or acc is None or dataset.num_classes < 2:
+        return []
+    chance = 1.0 / dataset.num_classes
+    n = max(len(dataset.x_val), 1)
+    if acc > chance + 2.0 * math.sqrt(chance * (1.0 - chance) / n):
+        return []
+    return [f"validation accuracy {acc:.3f} is at chance level ({chance:.3f} for "
+            f"{dataset.num_classes} classes): the run completed but learned nothing; a "
+            "smaller learning rate or another initialization may help"]
+
+
 FINISHED = ("completed", "diverged")  # outcomes a re-run would only repeat
 
 
@@ -406,7 +423,8 @@ def _execute(cfg: dict, run_dir: Path, verbose: bool) -> dict:
                   "epochs_completed": outcome.epochs_completed,
                   "resumed_from_epoch": outcome.resumed_from,
                   "diverged_epoch": outcome.diverged_epoch,
-                  "wall_time_s": time.perf_counter() - t0}
+                  "wall_time_s": time.perf_counter() - t0,
+                  "warnings": chance_warnings(metrics, dataset)}
         tensorboard.hparams(_hparams(cfg), {**metrics, "epochs_completed":
                                             outcome.epochs_completed}, run_dir.name)
     except Exception as err:
@@ -419,6 +437,8 @@ def _execute(cfg: dict, run_dir: Path, verbose: bool) -> dict:
     finally:
         tensorboard.close()
     atomic_write_json(result_path, result)
+    for warning in result.get("warnings") or []:
+        print(f"warning: {run_dir.name}: {warning}", file=sys.stderr, flush=True)
     if verbose:
         shown = {k: round(v, 4) for k, v in result["metrics"].items() if k.startswith("test_")}
         extra = f" at epoch {result['diverged_epoch']}" if result["diverged_epoch"] else ""

@@ -195,3 +195,31 @@ def test_two_concurrent_sweeps_train_each_run_once(tmp_path):
             acc = EventAccumulator(str(run / "tensorboard" / split), size_guidance={"tensors": 0})
             acc.Reload()
             assert [e.step for e in acc.Tensors("epoch_loss")] == [1, 2, 3]
+
+
+@pytest.mark.slow
+def test_sigkill_after_a_history_write_with_dropout_resumes_exactly(tmp_path):
+    """Dropout draws from a random-number state that now travels with the checkpoint: a run
+    killed right after epoch 3's files and re-run equals an uninterrupted one."""
+    args = ["trainer.epochs=5", "+model.dropout=0.5", *FAST]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "experiments.run", *args,
+                             f"results_dir={tmp_path}/killed"], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        states = list((tmp_path / "killed").rglob("state.json"))
+        if states and states[0].stat().st_size and \
+                json.loads(states[0].read_text())["epoch"] >= 3:
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    proc.wait()
+    (killed_dir,) = [s.parent for s in (tmp_path / "killed").rglob("state.json")]
+    assert not (killed_dir / "result.json").exists(), "killed too late: the run had finished"
+    cli(*args, f"results_dir={tmp_path}/killed", cwd=tmp_path)
+    cli(*args, f"results_dir={tmp_path}/straight", cwd=tmp_path)
+    (straight_dir,) = [s.parent for s in (tmp_path / "straight").rglob("result.json")]
+    assert json.loads((killed_dir / "result.json").read_text())["resumed_from_epoch"] >= 3
+    pd.testing.assert_frame_equal(history(killed_dir), history(straight_dir))

@@ -120,3 +120,12 @@ def test_report_lists_every_folder_with_its_state(tmp_path, capsys):
     assert "unreadable" in captured.out and "interrupted" in captured.out
     table = json.loads(report.load(tmp_path / "default").to_json(orient="records"))
     assert sorted(r["status"] for r in table) == ["completed", "interrupted", "unreadable"]
+
+
+def test_a_finished_run_at_chance_level_says_so(tmp_path, capsys):
+    result = _run(tmp_path, "model.kernel_initializer=constant", "+model.constant_value=0.0")
+    assert result["status"] == "completed"
+    (warning,) = result["warnings"]
+    assert "chance level" in warning and "0.100 for 10 classes" in warning
+    assert "chance level" in capsys.readouterr().err
+    assert _run(tmp_path, "seed=1")["warnings"] == []
