@@ -307,3 +307,22 @@ def test_output_gradient_of_a_confidently_wrong_softmax():
     np.testing.assert_allclose(table["mse_measured"], table["mse_analytic"], rtol=1e-3)
     assert table["ce_analytic"].iloc[-1] == pytest.approx(math.sqrt(2), rel=1e-4)
     assert table["mse_analytic"].iloc[-1] < 1e-4 < table["mse_analytic"].iloc[0]
+
+
+def test_seconds_to_target_interpolates_in_wall_clock():
+    run = _run({"epoch": [1, 2, 3], "val_accuracy": [0.5, 0.8, 0.95],
+                "epoch_time_s": [2.0, 1.0, 1.0]})
+    f = statistics.REGISTRY["seconds_to_target"].fn
+    # reached 2/3 of the way through epoch 3 (0.8 -> 0.95 crosses 0.9 at 2.667 epochs)
+    assert f([run], "final", target=0.9) == pytest.approx(3.0 + 2 / 3)
+    assert f([run], "final", target=0.99) == math.inf
+
+
+def test_effective_step_spread():
+    f = statistics.REGISTRY["effective_step_spread"].fn
+    adaptive = _run({"epoch": [1], "effective_lr/a": [1e-3], "effective_lr/b": [1e-1],
+                     "grad_norm/a": [1.0]})
+    assert f([adaptive], "final") == pytest.approx(1.0)       # log10 values -3 and -1
+    plain = _run({"epoch": [1], "grad_norm/a": [1.0]})
+    assert f([plain], "final") == 0.0                          # one step size for all
+    assert math.isnan(f([_run({"epoch": [1]})], "final"))      # no diagnostics: no value

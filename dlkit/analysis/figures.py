@@ -290,3 +290,27 @@ def output_gradient(table: pd.DataFrame, path) -> Path:
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     return _save(fig, path)
+
+
+def depth_profile(table: pd.DataFrame, path, title: str) -> Path:
+    """log10 of the first layer's gradient norm over the last layer's against depth, per arm
+    (dots per seed, a line through the means), with the line a factor 0.25 per layer gives
+    (``table``: arm, seed, depth, log10_first_over_last)."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    colors = plt.get_cmap("tab10")
+    for i, (arm, group) in enumerate(table.groupby("arm", sort=False)):
+        ax.scatter(group["depth"], group["log10_first_over_last"], s=12, alpha=0.4,
+                   color=colors(i))
+        mean = group.groupby("depth")["log10_first_over_last"].mean()
+        ax.plot(mean.index, mean.values, "-o", ms=4, color=colors(i),
+                label=f"{arm} (n={group['seed'].nunique()} seeds)")
+    depths = np.array(sorted(table["depth"].unique()), float)
+    ax.plot(depths, np.log10(0.25) * (depths - 1), "k--", lw=1,
+            label="0.25 per layer (sigmoid's largest slope)")
+    ax.axhline(0, color="0.7", lw=0.8)
+    ax.set_xlabel("hidden layers L")
+    ax.set_ylabel("log10(‖∇W₁‖ / ‖∇W_L‖), first epoch")
+    ax.set_title(textwrap.fill(title, 70), fontsize=9)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)

@@ -18,6 +18,7 @@ class ArmResult:
     tuning: TuningResult | None
     final: list  # statistic per final seed
     metrics: list = field(default_factory=list)  # test metrics of the final runs, per seed
+    runs: list = field(default_factory=list)  # the final runs behind each seed's value
 
 
 @dataclass
@@ -95,12 +96,13 @@ def evaluate(claim: Claim, runs) -> ClaimResult:
     arms = {}
     for name, arm in (("a", claim.a), ("b", claim.b)):
         rate, tuning = tune_arm(claim, arm, runs)
-        values, metrics = [], []
+        values, metrics, behind = [], [], []
         for seed in claim.final_seeds:
             value, got = seed_value(claim, arm, runs, rate, seed, "final")
             values.append(value)
             metrics.append(_test_metrics(got))
-        arms[name] = ArmResult(arm.label, rate, tuning, values, metrics)
+            behind.append(got)
+        arms[name] = ArmResult(arm.label, rate, tuning, values, metrics, behind)
     control = [seed_value(claim, claim.a, runs, arms["a"].rate, s, "final")[0]
                for s in claim.control_seeds]
     return ClaimResult(claim, arms["a"], arms["b"], control,

@@ -1,7 +1,8 @@
 """Extra evidence a claim's section shows beside its verdict: computed, never written by hand.
 
-A claim names one with ``extra: <name>`` in its preset; each function writes its figure and
-CSV into ``out`` and returns the markdown of its section.
+A claim names one with ``extra: <name>`` in its preset; each function gets the output folder
+and the claim's result (its final runs included), writes its figure and CSV into ``out`` and
+returns the markdown of its section.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ def extra(name):
 
 
 @extra("kappa_sweep")
-def kappa_section(out: Path) -> str:
+def kappa_section(out: Path, result=None) -> str:
     """The ravine's convergence factor against κ, measured against theory."""
     from dlkit.analysis import figures as fig
     from experiments.claims.ravine import kappa_sweep
@@ -99,7 +100,7 @@ def _grad(keras, fn, z):
 
 
 @extra("output_gradient")
-def output_gradient_section(out: Path) -> str:
+def output_gradient_section(out: Path, result=None) -> str:
     from dlkit.analysis import figures as fig
 
     table = output_gradients()
@@ -113,3 +114,36 @@ def output_gradient_section(out: Path) -> str:
             "slope. Analytic values beside dlkit's losses through autodiff.\n\n"
             + table.to_markdown(index=False, floatfmt=".4g")
             + f"\n\n![output gradient]({png.name})\n")
+
+
+def depth_table(result) -> pd.DataFrame:
+    """log10(‖∇W_1‖/‖∇W_L‖) per arm, seed and depth, from the claim's final runs."""
+    from experiments.claims.statistics import first_last_ratio
+
+    rows = []
+    for arm in (result.a, result.b):
+        for seed, runs in zip(result.claim.final_seeds, arm.runs):
+            for run in runs:
+                if run is None or run.status != "completed":
+                    continue
+                depth, ratio = first_last_ratio(run)
+                rows.append({"arm": arm.label, "seed": seed, "depth": depth,
+                             "log10_first_over_last": ratio})
+    return pd.DataFrame(rows)
+
+
+@extra("depth_profile")
+def depth_profile_section(out: Path, result) -> str:
+    from dlkit.analysis import figures as fig
+
+    table = depth_table(result)
+    png = out / f"{result.claim.key}_depth.png"
+    table.to_csv(png.with_suffix(".csv"), index=False)
+    fig.depth_profile(table, png, "First-epoch gradient of the first hidden layer over the "
+                      "last, against depth (digits MLP, width 32, SGD; one dot per seed)")
+    means = table.groupby(["arm", "depth"])["log10_first_over_last"].mean().unstack(0)
+    return ("### Gradient ratio against depth\n\n"
+            "log10(‖∇W₁‖/‖∇W_L‖) in the first epoch, mean over seeds, against the line a "
+            "factor 0.25 per layer would give (log10 0.25 = −0.60 per layer beyond the "
+            "first):\n\n" + means.to_markdown(floatfmt=".3f")
+            + f"\n\n![depth profile]({png.name})\n")

@@ -250,7 +250,7 @@ def _extras(results: list[ClaimResult], out: Path) -> dict:
     """key -> markdown of the claim's extra section (see ``extras.py``)."""
     from experiments.claims import extras
 
-    return {r.claim.key: extras.REGISTRY[r.claim.extra](out)
+    return {r.claim.key: extras.REGISTRY[r.claim.extra](out, r)
             for r in results if r.claim.extra}
 
 

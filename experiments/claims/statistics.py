@@ -149,7 +149,7 @@ def unit_spread(runs, stage):
     return float(run.history[cols].iloc[-1].astype(float).max())
 
 
-def _first_last_ratio(run) -> tuple[int, float]:
+def first_last_ratio(run) -> tuple[int, float]:
     """(depth, log10 of the first hidden layer's kernel gradient norm over the last's) in the
     first epoch, when the gradients are those of the initial network."""
     h = run.history
@@ -168,7 +168,7 @@ def _first_last_ratio(run) -> tuple[int, float]:
 def gradient_depth_slope(runs, stage):
     if not all(_completed(r) for r in runs):
         return math.nan
-    points = [_first_last_ratio(r) for r in runs]
+    points = [first_last_ratio(r) for r in runs]
     depth = np.array([d for d, _ in points], float)
     ratio = np.array([v for _, v in points], float)
     keep = np.isfinite(ratio) & (depth >= 2)
@@ -220,3 +220,40 @@ def effective_step_decay(runs, stage):
     if not (np.isfinite(steps[[0, -1]]).all() and steps[0] > 0 and steps[-1] > 0):
         return math.nan
     return float(np.log10(steps[-1] / steps[0]))
+
+
+@statistic("seconds_to_target", censored=True, unit="seconds",
+           describe="training seconds (sum of epoch times, interpolated within the crossing "
+           "epoch) until {column} first reaches {target}; never reached = censored",
+           progress=_best_reached)
+def seconds_to_target(runs, stage, column="val_accuracy", target=0.9):
+    (run,) = runs
+    if run is None or run.status == "failed":
+        return math.nan
+    h = run.history
+    if column not in h or "epoch_time_s" not in h or h.empty:
+        return math.inf if run.status == "diverged" else math.nan
+    epochs = crossing(h["epoch"], pd.to_numeric(h[column], errors="coerce"), float(target),
+                      not column.endswith("loss"))
+    if not math.isfinite(epochs):
+        return math.inf
+    seconds = np.concatenate([[0.0], np.cumsum(h["epoch_time_s"].to_numpy(float))])
+    return float(np.interp(epochs, np.arange(len(seconds)), seconds))
+
+
+@statistic("effective_step_spread", better="higher", unit="decades",
+           describe="standard deviation across the network's variables of log10 of each "
+           "variable's mean effective step size in the last epoch (0 when every parameter "
+           "gets the same step, as in SGD with or without momentum)")
+def effective_step_spread(runs, stage):
+    (run,) = runs
+    if not _completed(run):
+        return math.nan
+    h = run.history
+    cols = [c for c in h.columns if c.startswith("effective_lr/")]
+    if not cols:
+        grad_cols = [c for c in h.columns if c.startswith("grad_norm/")]
+        return 0.0 if grad_cols else math.nan  # diagnostics ran; no adaptive denominator
+    values = h[cols].iloc[-1].astype(float).to_numpy()
+    values = values[np.isfinite(values) & (values > 0)]
+    return float(np.std(np.log10(values))) if len(values) > 1 else math.nan
