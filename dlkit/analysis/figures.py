@@ -141,23 +141,40 @@ def heatmap(table: pd.DataFrame, rows: str, cols: str, value: str, path,
     return _save(fig, path)
 
 
+PATH_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+               "#bcbd22", "#17becf"]  # tab10 without its grey: the contours are grey
+
+
 def trajectories(paths: pd.DataFrame, function: Callable, bounds, minimum, path,
                  title: str) -> Path:
-    """Contours of ``function`` with one path per optimizer (``paths``: optimizer, x, y)."""
+    """Contours of ``function`` (light grey) with one coloured path per optimizer
+    (``paths``: optimizer, x, y and, if present, learning_rate for the legend). The frame
+    grows to contain every path that stays finite."""
     (x0, x1), (y0, y1) = bounds
+    finite = paths[np.isfinite(paths["x"]) & np.isfinite(paths["y"])]
+    if len(finite):
+        pad_x, pad_y = 0.05 * (x1 - x0), 0.05 * (y1 - y0)
+        x0, x1 = min(x0, finite["x"].min() - pad_x), max(x1, finite["x"].max() + pad_x)
+        y0, y1 = min(y0, finite["y"].min() - pad_y), max(y1, finite["y"].max() + pad_y)
     xs, ys = np.meshgrid(np.linspace(x0, x1, 300), np.linspace(y0, y1, 300))
     zs = function(xs, ys)
-    fig, ax = plt.subplots(figsize=(6.5, 5))
+    fig, ax = plt.subplots(figsize=(7.2, 5.2))
     positive = zs - zs.min() + 1e-3
-    ax.contour(xs, ys, np.log(positive), levels=30, cmap="Greys", linewidths=0.6)
-    for name, group in paths.groupby("optimizer", sort=True):
-        ax.plot(group["x"], group["y"], "-", lw=1.2, label=name)
+    ax.contour(xs, ys, np.log(positive), levels=30, colors="0.75", linewidths=0.5)
+    for i, (name, group) in enumerate(paths.groupby("optimizer", sort=True)):
+        label = name
+        if "learning_rate" in group:
+            label = f"{name} (lr {float(group['learning_rate'].iloc[0]):g})"
+        ax.plot(group["x"], group["y"], "-", lw=1.4, color=PATH_COLORS[i % len(PATH_COLORS)],
+                label=label)
     if minimum is not None:
-        ax.plot(*minimum, "k*", ms=12)
+        ax.plot(*minimum, "k*", ms=12, label="minimum")
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
-    ax.set_title(title)
-    ax.legend(fontsize=7, loc="best")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return _save(fig, path)
 
 
