@@ -331,3 +331,19 @@ def depth_profile(table: pd.DataFrame, path, title: str) -> Path:
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     return _save(fig, path)
+
+
+def lag_profile(table: pd.DataFrame, path, title: str) -> Path:
+    """Mean sensitivity against lag per arm (``table``: arm, lag, sensitivity), with the
+    exact solution's value 1."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for i, (arm, group) in enumerate(table.groupby("arm", sort=False)):
+        ax.plot(group["lag"], group["sensitivity"], "-o", ms=3, color=PATH_COLORS[i],
+                label=arm)
+    ax.axhline(1.0, color="k", ls="--", lw=1, label="the exact answer")
+    ax.set_xlabel("lag: steps between the marked value and the end of the sequence")
+    ax.set_ylabel("|∂ output / ∂ marked value|")
+    ax.set_title(textwrap.fill(title, 70), fontsize=9)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
