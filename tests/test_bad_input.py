@@ -61,6 +61,3 @@ def test_bad_input_is_a_clear_value_error(what, call, message, tmp_path):
     with pytest.raises(ValueError, match=message):
         call(tmp_path)
 
-
-def test_table_has_at_least_fifteen_distinct_cases():
-    assert len({c[0] for c in CASES}) >= 15

@@ -32,7 +32,14 @@ def test_option_composes_and_instantiates(group, option):
     container = OmegaConf.to_container(cfg, resolve=True)
     for node in _targets(container):
         obj = instantiate(node)
-        assert obj is not None
+        # the object is of the named class, with the file's settings
+        module, _, name = node["_target_"].rpartition(".")
+        assert type(obj).__name__ == name and type(obj).__module__.startswith(module)
+        config = obj.get_config()
+        for key, value in node.items():
+            if key in config and isinstance(value, (int, float, str, bool)):
+                assert config[key] == pytest.approx(value) if isinstance(value, float) \
+                    else config[key] == value, (key, config[key], value)
 
 
 def test_option_files_match_registries():
