@@ -296,13 +296,30 @@ def prepare(cfg: dict):
     loop = EpochLoop(model, (dataset.x_train, ys[0], dataset.x_val, ys[1]),
                      trainer["epochs"], batch_size(trainer, len(dataset.x_train)), cfg["seed"],
                      run_dir, plateau=plateau, diagnostics=bool(trainer["diagnostics"]),
-                     log_steps=bool(trainer.get("log_steps", False)))
+                     log_steps=bool(trainer.get("log_steps", False)),
+                     callbacks=_test_fault())
     if trainer["resume"]:
         try:
             loop.resume()
         except CheckpointError as err:
             raise RunSpecError(str(err)) from None
     return dataset, ys, loop
+
+
+def _test_fault() -> list:
+    """``DLKIT_FAULT_EPOCH=k`` (for the tests of the failure path, which run the CLI in
+    subprocesses): a callback that raises at the start of epoch k."""
+    epoch = os.environ.get("DLKIT_FAULT_EPOCH")
+    if not epoch:
+        return []
+    import keras
+
+    class Fault(keras.callbacks.Callback):
+        def on_epoch_begin(self, index, logs=None):
+            if index + 1 == int(epoch):
+                raise RuntimeError(f"fault injected by DLKIT_FAULT_EPOCH={epoch}")
+
+    return [Fault()]
 
 
 def _evaluate(model, dataset, ys) -> dict:

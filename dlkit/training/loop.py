@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -123,7 +122,8 @@ class EpochLoop:
     """
 
     def __init__(self, model, data, epochs, batch_size, seed, run_dir, plateau=None,
-                 diagnostics=False, on_epoch=None, keep_checkpoints=2, log_steps=False):
+                 diagnostics=False, on_epoch=None, keep_checkpoints=2, log_steps=False,
+                 callbacks=()):
         self.model = model
         self.x, self.y, self.x_val, self.y_val = data
         self.epochs, self.batch_size, self.seed = int(epochs), int(batch_size), int(seed)
@@ -136,6 +136,7 @@ class EpochLoop:
         self.history_path = self.run_dir / "history.csv"
         self.steps_path = self.run_dir / "steps.csv"
         self.step_losses = _StepLosses() if log_steps else None
+        self.callbacks = list(callbacks)  # extra Keras callbacks (e.g. a test's fault)
         self.start_epoch, self.rows = 0, []
 
     @property
@@ -245,7 +246,7 @@ class EpochLoop:
                            steps_per_epoch=math.ceil(len(self.x) / batch_size),
                            epochs=self.epochs, initial_epoch=start, verbose=0, shuffle=False,
                            validation_data=(self.x_val, self.y_val),
-                           callbacks=[stopper, epoch_end,
+                           callbacks=[*self.callbacks, stopper, epoch_end,
                                       *([self.step_losses] if self.step_losses else [])])
         outcome.history = rows
         return outcome
@@ -287,18 +288,15 @@ class EpochLoop:
 
 
 class _EpochEnd(keras.callbacks.Callback):
-    """Hands each finished epoch to ``EpochLoop.end_epoch``; injects the test fault."""
+    """Hands each finished epoch to ``EpochLoop.end_epoch``."""
 
     def __init__(self, loop, tensorboard, outcome, stopper):
         super().__init__()
         self.loop, self.tensorboard, self.outcome, self.stopper = (
             loop, tensorboard, outcome, stopper)
-        self.fault = os.environ.get("DLKIT_FAULT_EPOCH")
         self.t0 = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
-        if self.fault and int(self.fault) == epoch + 1:
-            raise RuntimeError(f"fault injected by DLKIT_FAULT_EPOCH={self.fault}")
         self.t0 = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
