@@ -30,9 +30,12 @@ def _tf():
 
 
 class TensorBoardLog:
-    """Scalars go to ``<logdir>/train`` and ``<logdir>/validation`` (as Keras's callback
-    lays them out: ``epoch_loss``, ``epoch_accuracy``, …); the run's hyperparameters and final
-    metrics go to ``<logdir>`` itself, where the HParams dashboard finds them."""
+    """One event directory per run, ``<run folder>/tensorboard``, so TensorBoard lists each
+    run once. A metric measured on both splits is logged as ``<metric>/train`` and
+    ``<metric>/validation`` (``loss/train``, ``accuracy/validation``, …), which TensorBoard
+    groups under the metric's name; ``learning_rate``, ``epoch_time_s`` and the optimizer
+    diagnostics keep their names. The run's hyperparameters and final metrics
+    (``final/<metric>``) go to the same directory, where the HParams dashboard finds them."""
 
     def __init__(self, logdir):
         self.logdir = Path(logdir)
@@ -43,33 +46,34 @@ class TensorBoardLog:
     def enabled(self) -> bool:
         return self.tf is not None
 
-    def _writer(self, split: str):
+    def _writer(self, split: str = ""):
         if split not in self._writers:
             path = self.logdir / split if split else self.logdir
             self._writers[split] = self.tf.summary.create_file_writer(str(path))
         return self._writers[split]
 
-    def scalars(self, step: int, values: dict, split: str = "train", prefix: str = "epoch_"):
+    def scalars(self, step: int, values: dict):
         if not self.enabled:
             return
-        with self._writer(split).as_default():
+        with self._writer().as_default():
             for tag, value in values.items():
                 if value is not None and not (isinstance(value, float) and math.isnan(value)):
-                    self.tf.summary.scalar(f"{prefix}{tag}", float(value), step=step)
+                    self.tf.summary.scalar(tag, float(value), step=step)
 
     def history_row(self, row: dict):
-        """Log one ``history.csv`` row: ``val_*`` to validation, the rest to train."""
-        step = int(row["epoch"])
-        train, val = {}, {}
+        """Log one ``history.csv`` row at step = epoch."""
+        validated = {key[4:] for key in row if key.startswith("val_")}
+        values = {}
         for key, value in row.items():
             if key == "epoch" or value is None or value == "":
                 continue
             if key.startswith("val_"):
-                val[key[4:]] = value
+                values[f"{key[4:]}/validation"] = value
+            elif key in validated:
+                values[f"{key}/train"] = value
             else:
-                train[key] = value
-        self.scalars(step, train, "train")
-        self.scalars(step, val, "validation")
+                values[key] = value
+        self.scalars(int(row["epoch"]), values)
 
     def hparams(self, hparams: dict, metrics: dict, trial_id: str):
         """The HParams session of this run plus its final metrics as ``final/<metric>``."""
@@ -77,7 +81,7 @@ class TensorBoardLog:
             return
         from tensorboard.plugins.hparams import api as hp
 
-        with self._writer("").as_default():
+        with self._writer().as_default():
             hp.hparams(hparams, trial_id=trial_id)
             for tag, value in metrics.items():
                 if isinstance(value, (int, float)) and math.isfinite(value):

@@ -33,10 +33,10 @@ def history(run_dir):
     return pd.read_csv(Path(run_dir) / "history.csv").drop(columns=["epoch_time_s"])
 
 
-def tensorboard_steps(run_dir, tag="epoch_loss"):
+def tensorboard_steps(run_dir, tag="loss/train"):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    acc = EventAccumulator(str(Path(run_dir) / "tensorboard" / "train"),
+    acc = EventAccumulator(str(Path(run_dir) / "tensorboard"),
                            size_guidance={"tensors": 0})
     acc.Reload()
     return [event.step for event in acc.Tensors(tag)]
@@ -189,12 +189,12 @@ def test_two_concurrent_sweeps_train_each_run_once(tmp_path):
     assert (trained, skipped) == (3, 3)          # each run: trained once, skipped once
     for run in runs:
         assert list(pd.read_csv(run / "history.csv")["epoch"]) == [1, 2, 3]
-        for split in ("train", "validation"):
-            files = list((run / "tensorboard" / split).iterdir())
-            assert len(files) == 1
-            acc = EventAccumulator(str(run / "tensorboard" / split), size_guidance={"tensors": 0})
-            acc.Reload()
-            assert [e.step for e in acc.Tensors("epoch_loss")] == [1, 2, 3]
+        files = [p for p in (run / "tensorboard").iterdir() if p.name.startswith("events")]
+        assert len(files) == 1
+        acc = EventAccumulator(str(run / "tensorboard"), size_guidance={"tensors": 0})
+        acc.Reload()
+        for tag in ("loss/train", "loss/validation"):
+            assert [e.step for e in acc.Tensors(tag)] == [1, 2, 3]
 
 
 @pytest.mark.slow
