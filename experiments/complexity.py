@@ -18,8 +18,8 @@ from experiments.tf_startup import start_tensorflow
 def main(cfg: DictConfig) -> None:
     import pandas as pd
 
-    from dlkit import complexity, data, models
-    from experiments.pipeline import loss_pairing
+    from dlkit import complexity, data
+    from experiments.pipeline import loss_pairing, model_from_config
 
     config = OmegaConf.to_container(cfg, resolve=True)
     shape, classes = config.get("input_shape"), config.get("num_classes")
@@ -32,10 +32,7 @@ def main(cfg: DictConfig) -> None:
             output_activation = loss_pairing(config["loss"], dataset.task)[0]
         else:
             output_activation = config["loss"]["output_activation"]
-        model = models.get(config["model"]["name"], tuple(shape), int(classes),
-                           activation=config["activation"]["name"],
-                           output_activation=output_activation,
-                           **{k: v for k, v in config["model"].items() if k != "name"})
+        model = model_from_config(config, shape, classes, output_activation)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -200,19 +200,28 @@ def _metrics(task, labels):
     return [keras.metrics.MeanAbsoluteError(name="mae"), keras.metrics.MeanSquaredError(name="mse")]
 
 
+def model_from_config(cfg: dict, input_shape, outputs: int, output_activation: str):
+    """The configured network (``model.*`` keys as builder arguments, ``activation`` when
+    the model takes one): the one place a model is built from a configuration, for
+    ``experiments.run`` and ``experiments.complexity`` alike."""
+    from dlkit import models
+
+    hidden = {"activation": cfg["activation"]["name"]} if "activation" in cfg else {}
+    return models.get(cfg["model"]["name"], tuple(input_shape), int(outputs), **hidden,
+                      output_activation=output_activation,
+                      **{k: v for k, v in cfg["model"].items() if k != "name"})
+
+
 def build(cfg: dict, dataset):
     """Model compiled with the configured loss, optimizer and schedule."""
     from hydra.utils import instantiate
 
-    from dlkit import models, schedules
+    from dlkit import schedules
 
     loss_cfg, opt_cfg = cfg["loss"], dict(cfg["optimizer"])
     output_activation, labels = loss_pairing(loss_cfg, dataset.task)
-    hidden = {"activation": cfg["activation"]["name"]} if "activation" in cfg else {}
-    model = models.get(cfg["model"]["name"], dataset.input_shape, dataset.output_size,
-                       **hidden,
-                       output_activation=output_activation,
-                       **{k: v for k, v in cfg["model"].items() if k != "name"})
+    model = model_from_config(cfg, dataset.input_shape, dataset.output_size,
+                              output_activation)
     steps = -(-len(dataset.x_train) // batch_size(cfg["trainer"], len(dataset.x_train)))
     sched = dict(cfg["schedule"])
     lr = schedules.build(sched.pop("name"), opt_cfg["learning_rate"], steps,
