@@ -21,7 +21,9 @@ def groups() -> dict[str, list[str]]:
 
 def top_keys() -> set[str]:
     base = yaml.safe_load((CONF / "config.yaml").read_text(encoding="utf-8"))
-    return {k for k in base if k not in ("defaults", "hydra")} | {"sizes", "hydra"}
+    # sizes: a preset's size table; input_shape, num_classes: experiments.complexity's own
+    return {k for k in base if k not in ("defaults", "hydra")} | {"sizes", "hydra",
+                                                                 "input_shape", "num_classes"}
 
 
 def _hint(word, known) -> str:
