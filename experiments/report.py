@@ -228,6 +228,9 @@ def main(argv=None) -> int:
                         "and a figure per claim from the runs of python -m experiments.claims "
                         "(PATH is then the results root, e.g. results)")
     args = parser.parse_args(argv)
+    from experiments.tf_startup import start_tensorflow
+
+    start_tensorflow()  # dlkit's statistics import Keras: keep TensorFlow's start-up log quiet
     try:
         frame = load(args.path, all_columns=True)
     except ValueError as err:

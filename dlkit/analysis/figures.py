@@ -325,8 +325,14 @@ def depth_profile(table: pd.DataFrame, path, title: str) -> Path:
     ax.plot(depths, np.log10(0.25) * (depths - 1), "k--", lw=1,
             label="0.25 per layer (sigmoid's largest slope)")
     ax.axhline(0, color="0.7", lw=0.8)
-    ax.set_xlabel("hidden layers L")
-    ax.set_ylabel("log10(‖∇W₁‖ / ‖∇W_L‖), first epoch")
+    return _finish(fig, ax, path, "hidden layers L", "log10(‖∇W₁‖ / ‖∇W_L‖), first epoch",
+                   title)
+
+
+def _finish(fig, ax, path, xlabel: str, ylabel: str, title: str) -> Path:
+    """Labels, a wrapped title, legend and grid, then save."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_title(textwrap.fill(title, 70), fontsize=9)
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
@@ -341,9 +347,5 @@ def lag_profile(table: pd.DataFrame, path, title: str) -> Path:
         ax.plot(group["lag"], group["sensitivity"], "-o", ms=3, color=PATH_COLORS[i],
                 label=arm)
     ax.axhline(1.0, color="k", ls="--", lw=1, label="the exact answer")
-    ax.set_xlabel("lag: steps between the marked value and the end of the sequence")
-    ax.set_ylabel("|∂ output / ∂ marked value|")
-    ax.set_title(textwrap.fill(title, 70), fontsize=9)
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return _finish(fig, ax, path, "lag: steps between the marked value and the end of the "
+                   "sequence", "|∂ output / ∂ marked value|", title)

@@ -93,28 +93,17 @@ def _arm(node, where) -> Arm:
     return Arm(str(node["label"]), tuple(str(o) for o in node.get("overrides") or ()), sweep)
 
 
-def _tune_on(node, where) -> str:
-    from experiments.claims import statistics
-
-    name = node.get("tune_on") or ""
-    if name and name not in statistics.REGISTRY:
-        raise ClaimSpecError(f"{where}: tune_on {name!r} is not one of "
-                             f"{', '.join(sorted(statistics.REGISTRY))}")
-    return name
-
-
-def _extra(node, where) -> str:
-    from experiments.claims import extras
-
-    name = node.get("extra") or ""
-    if name and name not in extras.REGISTRY:
-        raise ClaimSpecError(f"{where}: extra {name!r} is not one of "
-                             f"{', '.join(sorted(extras.REGISTRY))}")
+def _named(node, key, registry, where) -> str:
+    """``node[key]``: empty, or a name the registry knows."""
+    name = node.get(key) or ""
+    if name and name not in registry:
+        raise ClaimSpecError(f"{where}: {key} {name!r} is not one of "
+                             f"{', '.join(sorted(registry))}")
     return name
 
 
 def parse(preset: str, key: str, node: dict) -> Claim:
-    from experiments.claims import statistics
+    from experiments.claims import extras, statistics
 
     where = f"conf/experiment/{preset}.yaml claims.{key}"
     missing = {"text", "statistic", "a", "b"} - set(node)
@@ -141,8 +130,10 @@ def parse(preset: str, key: str, node: dict) -> Claim:
                  _arm(node["a"], where), _arm(node["b"], where), expect,
                  dict(node.get("args") or {}), seeds,
                  None if tune is None else Tuning(**tune), str(node.get("fixed", "")),
-                 str(node.get("note", "")).strip(), source, _extra(node, where),
-                 _tune_on(node, where), dict(node.get("tune_args") or {}))
+                 str(node.get("note", "")).strip(), source,
+                 _named(node, "extra", extras.REGISTRY, where),
+                 _named(node, "tune_on", statistics.REGISTRY, where),
+                 dict(node.get("tune_args") or {}))
 
 
 def load(conf: Path = CONF) -> list[Claim]:

@@ -29,20 +29,17 @@ def kappa_section(out: Path, result=None) -> str:
     from experiments.claims.ravine import kappa_sweep
 
     table = kappa_sweep()
-    png = out / "ravine_kappa_sweep.png"
-    table.to_csv(png.with_suffix(".csv"), index=False)
-    fig.convergence_vs_condition(table, png, "Quadratic ravine f = (x² + κy²)/2: dlkit's "
-                                 "sgd and momentum at their optimal parameters, 200 steps")
     worst = max((table["gd_measured"] - table["gd_theory"]).abs().max(),
                 (table["hb_measured"] - table["hb_theory"]).abs().max())
-    return ("### Convergence against the condition number\n\n"
-            "Per-step factor by which the distance to the minimum shrinks (steps 20-200), "
+    text = ("Per-step factor by which the distance to the minimum shrinks (steps 20-200), "
             "for gradient descent at η = 2/(1+κ) and heavy-ball momentum at η = 4/(1+√κ)², "
             "β = ((√κ−1)/(√κ+1))², against the theoretical rates (κ−1)/(κ+1) and "
             f"(√κ−1)/(√κ+1); largest gap {worst:.3g} (momentum's double root at the optimal "
             "parameters converges as t·rᵗ, a little slower than rᵗ over a finite run).\n\n"
-            + table.to_markdown(index=False, floatfmt=".4g")
-            + f"\n\n![kappa sweep]({png.name})\n")
+            + table.to_markdown(index=False, floatfmt=".4g"))
+    return _section(out, "ravine_kappa_sweep", table, lambda t, png: fig.convergence_vs_condition(
+        t, png, "Quadratic ravine f = (x² + κy²)/2: dlkit's sgd and momentum at their "
+        "optimal parameters, 200 steps"), "Convergence against the condition number", text)
 
 
 def output_gradients(margins=(0, 1, 2, 4, 6, 8, 10, 15), classes=10) -> pd.DataFrame:
@@ -68,8 +65,8 @@ def output_gradients(margins=(0, 1, 2, 4, 6, 8, 10, 15), classes=10) -> pd.DataF
         measured = {}
         for name in ("cross_entropy", "mse"):
             loss = losses.get(name)
-            measured[name] = _grad(keras, lambda t, loss=loss: loss(
-                y, keras.ops.softmax(t, axis=-1)), z)
+            measured[name] = input_gradient(lambda t, loss=loss: loss(
+                y, keras.ops.softmax(t, axis=-1)), z)[0]
         rows.append({"margin": m, "p_wrong": float(p[0, 0]), "p_true": float(p[0, 1]),
                      "ce_analytic": float(np.linalg.norm(analytic_ce)),
                      "ce_measured": float(np.linalg.norm(measured["cross_entropy"])),
@@ -78,25 +75,38 @@ def output_gradients(margins=(0, 1, 2, 4, 6, 8, 10, 15), classes=10) -> pd.DataF
     return pd.DataFrame(rows)
 
 
-def _grad(keras, fn, z):
+def input_gradient(fn, x: np.ndarray) -> np.ndarray:
+    """∂fn(x)/∂x for a scalar-valued ``fn`` of a float32 batch, through the active backend's
+    autodiff."""
+    import keras
+
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
 
-        t = tf.constant(z)
+        t = tf.constant(x)
         with tf.GradientTape() as tape:
             tape.watch(t)
             value = fn(t)
-        return tape.gradient(value, t).numpy()[0]
+        return tape.gradient(value, t).numpy()
     if backend == "jax":
         import jax
 
-        return np.asarray(jax.grad(lambda t: fn(t))(z))[0]
+        return np.asarray(jax.grad(fn)(x))
     import torch
 
-    t = torch.tensor(z, requires_grad=True)
+    t = torch.tensor(x, requires_grad=True)
     fn(t).backward()
-    return t.grad.numpy()[0]
+    return t.grad.numpy()
+
+
+def _section(out: Path, stem: str, table: pd.DataFrame, draw, heading: str, text: str) -> str:
+    """Write ``table`` as ``<stem>.csv`` beside the figure ``draw(table, png)`` makes, and
+    return the markdown section that shows them."""
+    png = out / f"{stem}.png"
+    table.to_csv(png.with_suffix(".csv"), index=False)
+    draw(table, png)
+    return f"### {heading}\n\n{text}\n\n![{stem}]({png.name})\n"
 
 
 @extra("output_gradient")
@@ -104,16 +114,13 @@ def output_gradient_section(out: Path, result=None) -> str:
     from dlkit.analysis import figures as fig
 
     table = output_gradients()
-    png = out / "output_gradient.png"
-    table.to_csv(png.with_suffix(".csv"), index=False)
-    fig.output_gradient(table, png)
-    return ("### The mechanism: the gradient at a confidently wrong output\n\n"
-            "Norm of ∂loss/∂logits for a 10-class softmax whose logits are (m, 0, …, 0) "
+    text = ("Norm of ∂loss/∂logits for a 10-class softmax whose logits are (m, 0, …, 0) "
             "while the true class is 1: as the wrong answer grows confident, cross entropy's "
             "gradient tends to √2 (it keeps pushing) and MSE's vanishes with the softmax's "
             "slope. Analytic values beside dlkit's losses through autodiff.\n\n"
-            + table.to_markdown(index=False, floatfmt=".4g")
-            + f"\n\n![output gradient]({png.name})\n")
+            + table.to_markdown(index=False, floatfmt=".4g"))
+    return _section(out, "output_gradient", table, fig.output_gradient,
+                    "The mechanism: the gradient at a confidently wrong output", text)
 
 
 def depth_table(result) -> pd.DataFrame:
@@ -137,16 +144,13 @@ def depth_profile_section(out: Path, result) -> str:
     from dlkit.analysis import figures as fig
 
     table = depth_table(result)
-    png = out / f"{result.claim.key}_depth.png"
-    table.to_csv(png.with_suffix(".csv"), index=False)
-    fig.depth_profile(table, png, "First-epoch gradient of the first hidden layer over the "
-                      "last, against depth (digits MLP, width 32, SGD; one dot per seed)")
     means = table.groupby(["arm", "depth"])["log10_first_over_last"].mean().unstack(0)
-    return ("### Gradient ratio against depth\n\n"
-            "log10(‖∇W₁‖/‖∇W_L‖) in the first epoch, mean over seeds, against the line a "
+    text = ("log10(‖∇W₁‖/‖∇W_L‖) in the first epoch, mean over seeds, against the line a "
             "factor 0.25 per layer would give (log10 0.25 = −0.60 per layer beyond the "
-            "first):\n\n" + means.to_markdown(floatfmt=".3f")
-            + f"\n\n![depth profile]({png.name})\n")
+            "first):\n\n" + means.to_markdown(floatfmt=".3f"))
+    return _section(out, f"{result.claim.key}_depth", table, lambda t, png: fig.depth_profile(
+        t, png, "First-epoch gradient of the first hidden layer over the last, against depth "
+        "(digits MLP, width 32, SGD; one dot per seed)"), "Gradient ratio against depth", text)
 
 
 def lag_sensitivity(result, seeds: int = 3, sequences: int = 256) -> pd.DataFrame:
@@ -168,7 +172,7 @@ def lag_sensitivity(result, seeds: int = 3, sequences: int = 256) -> pd.DataFram
             dataset = data.load("adding", seed=seed, **ds_cfg)
             x = dataset.x_test[:sequences]
             model = keras.saving.load_model(run.path / "model.keras", compile=False)
-            grad = _grad_all(keras, model, x)
+            grad = input_gradient(lambda t, model=model: keras.ops.sum(model(t)), x)
             values = np.abs(grad[..., 0])  # d y / d value_t
             length = x.shape[1]
             for i, t in zip(*np.nonzero(x[..., 1] > 0.5)):
@@ -178,42 +182,18 @@ def lag_sensitivity(result, seeds: int = 3, sequences: int = 256) -> pd.DataFram
     return table.groupby(["arm", "lag"], as_index=False)["sensitivity"].mean()
 
 
-def _grad_all(keras, model, x):
-    """∂(Σ outputs)/∂inputs for a batch: each sequence's own output gradient."""
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        t = tf.constant(x)
-        with tf.GradientTape() as tape:
-            tape.watch(t)
-            total = tf.reduce_sum(model(t))
-        return tape.gradient(total, t).numpy()
-    if backend == "jax":
-        import jax
-
-        return np.asarray(jax.grad(lambda t: model(t).sum())(x))
-    import torch
-
-    t = torch.tensor(x, requires_grad=True)
-    model(t).sum().backward()
-    return t.grad.numpy()
-
-
 @extra("lag_sensitivity")
 def lag_sensitivity_section(out: Path, result) -> str:
     from dlkit.analysis import figures as fig
 
     table = lag_sensitivity(result)
-    png = out / f"{result.claim.key}_lag.png"
-    table.to_csv(png.with_suffix(".csv"), index=False)
-    fig.lag_profile(table, png, "Adding problem: sensitivity of the trained network's output "
-                    "to a marked value, against how many steps before the end it came")
     wide = table.pivot_table(index="lag", columns="arm", values="sensitivity")
     early = wide[wide.index >= wide.index.max() * 0.5].mean()
-    return ("### The mechanism: what the trained networks still feel from early steps\n\n"
-            "|∂ŷ/∂v_t| at the marked steps of 256 test sequences (the exact answer has 1 "
+    text = ("|∂ŷ/∂v_t| at the marked steps of 256 test sequences (the exact answer has 1 "
             "there), against the lag T−1−t, mean over the first three final seeds. Mean over "
             "the older half of the lags: "
-            + ", ".join(f"{arm} {value:.3f}" for arm, value in early.items())
-            + ".\n\n" + f"![lag sensitivity]({png.name})\n")
+            + ", ".join(f"{arm} {value:.3f}" for arm, value in early.items()) + ".")
+    return _section(out, f"{result.claim.key}_lag", table, lambda t, png: fig.lag_profile(
+        t, png, "Adding problem: sensitivity of the trained network's output to a marked "
+        "value, against how many steps before the end it came"),
+        "The mechanism: what the trained networks still feel from early steps", text)
