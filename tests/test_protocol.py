@@ -326,3 +326,10 @@ def test_effective_step_spread():
     plain = _run({"epoch": [1], "grad_norm/a": [1.0]})
     assert f([plain], "final") == 0.0                          # one step size for all
     assert math.isnan(f([_run({"epoch": [1]})], "final"))      # no diagnostics: no value
+
+
+def test_seconds_per_example_skips_the_first_epoch():
+    run = _run({"epoch": [1, 2, 3, 4], "epoch_time_s": [9.0, 1.0, 1.2, 1.1]})
+    run.result = {"data": {"train": 1000}}
+    f = statistics.REGISTRY["seconds_per_example"].fn
+    assert f([run], "final") == pytest.approx(1100.0)  # 1.1 s / 1000 examples, in µs

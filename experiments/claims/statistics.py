@@ -257,3 +257,17 @@ def effective_step_spread(runs, stage):
     values = h[cols].iloc[-1].astype(float).to_numpy()
     values = values[np.isfinite(values) & (values > 0)]
     return float(np.std(np.log10(values))) if len(values) > 1 else math.nan
+
+
+@statistic("seconds_per_example", unit="µs per example",
+           describe="training time per example, median over the epochs after the first (the "
+           "first includes tracing and compiling), in microseconds")
+def seconds_per_example(runs, stage):
+    (run,) = runs
+    if not _completed(run) or "epoch_time_s" not in run.history or len(run.history) < 2:
+        return math.nan
+    examples = (run.result.get("data") or {}).get("train")
+    if not examples:
+        return math.nan
+    seconds = run.history["epoch_time_s"].to_numpy(float)[1:]
+    return float(np.median(seconds) / examples * 1e6)
