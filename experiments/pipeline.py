@@ -158,6 +158,22 @@ def _known_keys(cfg: dict) -> None:
         if key not in known:
             raise RunSpecError(f"trainer.{key} is not a trainer setting; the trainer has "
                                f"{', '.join(known)}" + _did_you_mean(key, known))
+    for group in ("loss", "schedule", "activation"):
+        known = _group_keys(group)
+        for key in cfg.get(group) or {}:
+            if key not in known:
+                raise RunSpecError(f"{group}.{key} is not a setting of {group}; its options "
+                                   f"have {', '.join(sorted(known))}"
+                                   + _did_you_mean(key, known))
+
+
+def _group_keys(group: str) -> set[str]:
+    """Every top-level key any option of a config group has (a preset may set a key of one
+    option, e.g. ``schedule.step_epochs``, while another option is chosen)."""
+    keys = set()
+    for file in (CONF / group).glob("*.yaml"):
+        keys |= set(yaml.safe_load(file.read_text(encoding="utf-8")) or {})
+    return keys
 
 
 def _check_name(cfg: dict) -> None:
@@ -296,6 +312,11 @@ def prepare(cfg: dict):
         raise
     except (ValueError, TypeError) as err:
         raise RunSpecError(str(err)) from None
+    except Exception as err:  # Hydra wraps a constructor's ValueError in its own error
+        cause = err.__cause__
+        if isinstance(cause, (ValueError, TypeError)):
+            raise RunSpecError(f"{type(cause).__name__}: {cause}") from None
+        raise
     labels = loss_pairing(cfg["loss"], dataset.task)[1]
     ys = [_labels(y, labels, dataset.num_classes)
           for y in (dataset.y_train, dataset.y_val, dataset.y_test)]
