@@ -184,6 +184,28 @@ def test_fabricated_claim_verdicts(effect, control_shift, expected):
         assert judged.control_verdict == INCONCLUSIVE
 
 
+def test_tuning_variants_pick_the_better_one_for_finals_and_control():
+    """A variant (say, gradient clipping) that lowers arm B's statistic by 0.6 is chosen for
+    B; arm A gains nothing from it and keeps the plain form."""
+    class Variants(FakeRuns):
+        def get(self, preset, overrides):
+            run = super().get(preset, [o for o in overrides if o != "clip"])
+            if "clip" in overrides and "arm=b" in overrides:
+                run.metrics = {k: v - 0.6 for k, v in run.metrics.items()}
+            elif "clip" in overrides:
+                run.metrics = {k: v + 0.1 for k, v in run.metrics.items()}
+            return run
+
+    from dataclasses import replace
+
+    claim = replace(_claim(), tuning=Tuning(points=3, variants=(("plain", ()),
+                                                                ("clipped", ("clip",)))))
+    (result,) = judge([evaluate(claim, Variants(0.5))])
+    assert result.a.tuning.variant == "plain" and result.b.tuning.variant == "clipped"
+    assert np.mean(result.b.final) < np.mean(result.a.final)   # B now wins: effect -0.5+0.6
+    assert result.verdict == NOT_SUPPORTED
+
+
 # ---- declarations and statistics ---------------------------------------------------------
 def test_every_declared_claim_parses_and_names_a_statistic():
     claims = load()

@@ -93,6 +93,19 @@ def _arm(node, where) -> Arm:
     return Arm(str(node["label"]), tuple(str(o) for o in node.get("overrides") or ()), sweep)
 
 
+def _tuning(node: dict, where) -> Tuning:
+    """``tune:`` of a claim; ``variants`` maps a label to the overrides of each variant."""
+    node = dict(node)
+    variants = node.pop("variants", None) or {}
+    if not isinstance(variants, dict):
+        raise ClaimSpecError(f"{where}: tune.variants maps labels to override lists")
+    try:
+        return Tuning(**node, variants=tuple((str(k), tuple(v or ()))
+                                             for k, v in variants.items()))
+    except TypeError as err:
+        raise ClaimSpecError(f"{where}: tune: {err}") from None
+
+
 def _named(node, key, registry, where) -> str:
     """``node[key]``: empty, or a name the registry knows."""
     name = node.get(key) or ""
@@ -129,7 +142,7 @@ def parse(preset: str, key: str, node: dict) -> Claim:
     return Claim(key, str(node["text"]).strip(), preset, node["statistic"],
                  _arm(node["a"], where), _arm(node["b"], where), expect,
                  dict(node.get("args") or {}), seeds,
-                 None if tune is None else Tuning(**tune), str(node.get("fixed", "")),
+                 None if tune is None else _tuning(tune, where), str(node.get("fixed", "")),
                  str(node.get("note", "")).strip(), source,
                  _named(node, "extra", extras.REGISTRY, where),
                  _named(node, "tune_on", statistics.REGISTRY, where),

@@ -5,7 +5,7 @@ rate the report shows is the rate that was trained."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from experiments.claims import Arm, Claim, protocol, statistics
 from experiments.claims.protocol import TUNING_SEEDS, Comparison, MissingRuns, TuningResult
@@ -48,24 +48,34 @@ def seed_value(claim: Claim, arm: Arm, runs, rate: float, seed: int, stage: str)
     return statistics.REGISTRY[name].fn(got, stage, **args), got
 
 
-def tune_arm(claim: Claim, arm: Arm, runs) -> tuple[float, TuningResult | None]:
+def tune_arm(claim: Claim, arm: Arm, runs) -> tuple[float, TuningResult | None, Arm]:
+    """The arm's rate (and, when the claim tunes variants such as gradient clipping, its
+    best variant: the arm returned carries that variant's overrides)."""
     name, args = claim.tuning_statistic
     stat = statistics.REGISTRY[name]
     key = claim.tuning.key if claim.tuning else "optimizer.learning_rate"
     center = runs.default_rate(claim.preset, arm.overrides, key)
     if claim.tuning is None:
-        return center, None
+        return center, None, arm
 
-    def evaluate(rate):
-        values, progress = [], []
-        for seed in TUNING_SEEDS:
-            value, got = seed_value(claim, arm, runs, rate, seed, "tune")
-            values.append(value)
-            progress.append(stat.progress(got, **args) if stat.progress else None)
-        return values, (progress if stat.progress else None)
+    def tuned(variant: Arm) -> TuningResult:
+        def evaluate(rate):
+            values, progress = [], []
+            for seed in TUNING_SEEDS:
+                value, got = seed_value(claim, variant, runs, rate, seed, "tune")
+                values.append(value)
+                progress.append(stat.progress(got, **args) if stat.progress else None)
+            return values, (progress if stat.progress else None)
 
-    result = protocol.tune(evaluate, claim.tuning, center, stat.better)
-    return result.best, result
+        return protocol.tune(evaluate, claim.tuning, center, stat.better)
+
+    variants = [(label, replace(arm, overrides=(*arm.overrides, *extra)))
+                for label, extra in claim.tuning.variants] or [("", arm)]
+    results = [(label, variant, tuned(variant)) for label, variant in variants]
+    label, variant, best = min(results, key=lambda r: r[2].scores[r[2].best])
+    best.variant = label
+    best.variant_scores = {lab: res.scores[res.best] for lab, _, res in results}
+    return best.best, best, variant
 
 
 def _test_metrics(got) -> dict:
@@ -93,9 +103,10 @@ def evaluate(claim: Claim, runs) -> ClaimResult:
     protocol needs is not on disk."""
     runs = source(claim, runs)
     stat = statistics.REGISTRY[claim.statistic]
-    arms = {}
+    arms, tuned_arms = {}, {}
     for name, arm in (("a", claim.a), ("b", claim.b)):
-        rate, tuning = tune_arm(claim, arm, runs)
+        rate, tuning, arm = tune_arm(claim, arm, runs)
+        tuned_arms[name] = arm
         values, metrics, behind = [], [], []
         for seed in claim.final_seeds:
             value, got = seed_value(claim, arm, runs, rate, seed, "final")
@@ -103,7 +114,7 @@ def evaluate(claim: Claim, runs) -> ClaimResult:
             metrics.append(_test_metrics(got))
             behind.append(got)
         arms[name] = ArmResult(arm.label, rate, tuning, values, metrics, behind)
-    control = [seed_value(claim, claim.a, runs, arms["a"].rate, s, "final")[0]
+    control = [seed_value(claim, tuned_arms["a"], runs, arms["a"].rate, s, "final")[0]
                for s in claim.control_seeds]
     return ClaimResult(claim, arms["a"], arms["b"], control,
                        protocol.compare(arms["a"].final, arms["b"].final, stat.censored),

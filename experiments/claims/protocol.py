@@ -64,6 +64,9 @@ class Tuning:
     points: int = 5
     low: float = 1e-5
     high: float = 100.0
+    # alternatives tuned alongside the rate, e.g. (("no clipping", ()), ("clipnorm 1",
+    # ("+optimizer.clipnorm=1.0",))): each gets its own grid, the best (variant, rate) wins
+    variants: tuple = ()
 
     def initial(self, center: float) -> list[float]:
         k = exponent2(center)
@@ -103,6 +106,8 @@ class TuningResult:
     values: dict  # rate -> per-seed statistics
     best: float
     at_edge: bool  # best is still on an edge (the limit was reached)
+    variant: str = ""  # the chosen variant, when the claim tunes variants
+    variant_scores: dict = field(default_factory=dict)
 
 
 def choose_rate(values_by_rate: dict, better: str = "lower",

@@ -53,7 +53,10 @@ def _arm(arm, claim: Claim) -> dict:
         out["tuning"] = {"tuned": False, "why": claim.fixed}
     else:
         t = arm.tuning
-        out["tuning"] = {"tuned": True, "grid": [min(t.rates), max(t.rates)],
+        out["tuning"] = {"tuned": True, "variant": t.variant,
+                         "variant_scores": {k: [_num(x) for x in v]
+                                            for k, v in t.variant_scores.items()},
+                         "grid": [min(t.rates), max(t.rates)],
                          "rates": t.rates, "best_at_edge": t.at_edge,
                          "limits": [claim.tuning.low, claim.tuning.high],
                          "seeds": list(TUNING_SEEDS),
@@ -128,8 +131,9 @@ def _arm_line(arm, claim: Claim) -> str:
         return f"| {arm.label} | {arm.rate:.3g} (fixed: {claim.fixed}) | – | – |"
     t = arm.tuning
     edge = "**yes (limit reached)**" if t.at_edge else "no"
-    return (f"| {arm.label} | {arm.rate:.3g} | {min(t.rates):.3g} – {max(t.rates):.3g} "
-            f"({len(t.rates)} rates) | {edge} |")
+    variant = f", {t.variant}" if t.variant else ""
+    return (f"| {arm.label} | {arm.rate:.3g}{variant} | {min(t.rates):.3g} – "
+            f"{max(t.rates):.3g} ({len(t.rates)} rates) | {edge} |")
 
 
 RULE = ("Verdict rule: a paired test per claim (paired t-test; an exact sign test when the "
