@@ -284,6 +284,9 @@ def _determinism(cfg: dict) -> None:
     deterministic (JAX and PyTorch on CPU already are)."""
     import keras
 
+    # a fresh Keras state per run: in a sweep or the claims protocol many runs share one
+    # process, and without this each run's graphs and layers stay in memory
+    keras.backend.clear_session()
     keras.utils.set_random_seed(cfg["seed"])
     if cfg["trainer"].get("deterministic") and keras.backend.backend() == "tensorflow":
         import tensorflow as tf

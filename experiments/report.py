@@ -159,7 +159,8 @@ def _panel_key(runs: pd.DataFrame, by: list[str]) -> str | None:
         return "loss.name"
     groups = runs.groupby(by, dropna=False).ngroups if by else 1
     if groups > 8:
-        for key in by:
+        named = [k for k in by if k.endswith(".name")]  # an optimizer, a model, a schedule
+        for key in named + [k for k in by if k not in named]:
             if 1 < runs[key].astype(str).nunique() <= 12:
                 return key
     return None

@@ -46,11 +46,12 @@ def describe(key: str, value) -> str:
 
 
 def curve_table(runs: pd.DataFrame, history: Callable, by: list[str],
-                column: str) -> pd.DataFrame:
+                column: str, hidden=()) -> pd.DataFrame:
     """Long table of the curves a figure draws: one row per (group, epoch) with the group's
     keys, ``label`` (in words), ``n`` seeds, and mean, std, min, max of ``column`` over the
     seeds (for a loss also the geometric mean and the log10 standard deviation). Every group
-    appears, also those whose configuration leaves some of ``by`` empty."""
+    appears, also those whose configuration leaves some of ``by`` empty. Keys in ``hidden``
+    group the runs but stay out of the label (the panel's own key, say)."""
     rows = []
     for key, group in runs.groupby(by, sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
@@ -60,7 +61,7 @@ def curve_table(runs: pd.DataFrame, history: Callable, by: list[str],
             continue
         table = pd.concat(curves, axis=1).apply(pd.to_numeric, errors="coerce")
         label = ", ".join(describe(k, v) for k, v in zip(by, key)
-                          if not (isinstance(v, float) and np.isnan(v)))
+                          if not (isinstance(v, float) and np.isnan(v)) and k not in hidden)
         logs = np.log10(table.where(table > 0))
         for epoch, values in table.iterrows():
             row = dict(zip(by, key))
@@ -81,14 +82,19 @@ def learning_curves(runs: pd.DataFrame, history: Callable, by: list[str], column
     key (e.g. ``loss.name``: losses in different units never share an axis). The plotted
     numbers go to a CSV beside the PNG."""
     lines = [k for k in by if k != panel]
-    data = curve_table(runs, history, ([panel] if panel else []) + lines, column)
+    if panel:  # inside a panel, a key that never varies there says nothing
+        lines = [k for k in lines if runs.groupby(panel, dropna=False)[k]
+                 .agg(lambda v: v.astype(str).nunique()).max() > 1]
+    hidden = [panel] if panel else []
+    data = curve_table(runs, history, hidden + lines, column, hidden=hidden)
     if data.empty:
         return None
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     data.to_csv(Path(path).with_suffix(".csv"), index=False)
     panels = list(dict.fromkeys(data[panel])) if panel else [None]
-    ncols = min(len(panels), 4)
+    ncols = min(len(panels), 3)
     nrows = -(-len(panels) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.4 * ncols + 1.5, 3.6 * nrows + 0.6),
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6.2 * ncols, 3.6 * nrows + 0.6),
                              squeeze=False)
     log = column.endswith("loss") and (data["min"] > 0).all()
     for ax, value in zip(axes.flat, panels):
@@ -115,7 +121,7 @@ def learning_curves(runs: pd.DataFrame, history: Callable, by: list[str], column
             ax.set_yscale("log")
         if value is not None:
             ax.set_title(describe(panel, value), fontsize=9)
-        ax.legend(fontsize=6 if len(labels) > 6 else 7, loc="best")
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
     fig.suptitle(title or f"{column} by {', '.join(by)}", fontsize=10)
