@@ -103,6 +103,12 @@ def check(cfg: dict) -> None:
     if trainer.get("jit_compile", "auto") not in ("auto", True, False):
         raise RunSpecError(f"trainer.jit_compile={trainer['jit_compile']!r} is not accepted: "
                            "use auto, true or false")
+    if trainer.get("jit_compile") is True and trainer.get("deterministic") and \
+            cfg.get("backend", "tensorflow") == "tensorflow":
+        raise RunSpecError("trainer.jit_compile=true needs trainer.deterministic=false under "
+                           "TensorFlow: Keras turns XLA off while TensorFlow's deterministic "
+                           "kernels are on (backend=jax compiles with XLA and stays "
+                           "deterministic on a CPU)")
     try:
         devices.check(trainer)
     except ValueError as err:

@@ -8,6 +8,7 @@ import pytest
 from experiments.claims.protocol import TUNING_SEEDS
 
 
+@pytest.mark.slow
 def test_protocol_end_to_end_and_rerun_trains_nothing(tmp_path, capsys):
     from experiments.claims.__main__ import main
 

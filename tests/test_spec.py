@@ -34,6 +34,7 @@ def config(tmp_path, *overrides):
     (["trainer.resume=maybe"], "trainer.resume='maybe' is not accepted: use true or false"),
     (["trainer.deterministic=maybe"], "trainer.deterministic='maybe'"),
     (["trainer.jit_compile=maybe"], "use auto, true or false"),
+    (["trainer.jit_compile=true"], "needs trainer.deterministic=false under TensorFlow"),
     (["trainer.device=tpu"], "trainer.device='tpu' is not accepted"),
     (["name=../../etc"], "plain folder name inside results_dir"),
     (["name="], "plain folder name"),
