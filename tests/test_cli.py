@@ -84,6 +84,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, override, message):
     assert not results(tmp_path) and "epoch" not in proc.stdout
 
 
+@pytest.mark.slow
 def test_runs_from_another_directory(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

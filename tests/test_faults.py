@@ -109,6 +109,7 @@ def test_divergence_stops_the_run_and_records_the_epoch(tmp_path):
     assert result["metrics"] == {}
 
 
+@pytest.mark.slow
 def test_failure_is_recorded_sweep_goes_on_and_exits_nonzero(tmp_path):
     proc = cli("-m", "seed=0,1", "trainer.epochs=2", f"results_dir={tmp_path}", *FAST,
                cwd=tmp_path, env={"DLKIT_FAULT_EPOCH": "2"}, check=False)
@@ -128,6 +129,7 @@ def test_failure_is_recorded_sweep_goes_on_and_exits_nonzero(tmp_path):
     assert all(r["resumed_from_epoch"] == 1 for r in runs(tmp_path).values())
 
 
+@pytest.mark.slow
 def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
     cli("trainer.epochs=2", f"results_dir={tmp_path}", *FAST, cwd=tmp_path,
         env={"DLKIT_FAULT_EPOCH": "2"}, check=False)

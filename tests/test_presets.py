@@ -59,3 +59,12 @@ def test_preset_runs_at_tiny_size(preset, tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     results = [json.loads(p.read_text()) for p in (tmp_path / preset).rglob("result.json")]
     assert results and all(r["status"] in ("completed", "diverged") for r in results)
+    # the report renders the preset's figures, each with the CSV of what it draws
+    report = subprocess.run([sys.executable, "-m", "experiments.report", str(tmp_path),
+                             "--figures", "--out", str(tmp_path / "out")], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=600)
+    assert report.returncode == 0, report.stderr
+    pngs = sorted((tmp_path / "out").glob(f"{preset}_*.png"))
+    assert pngs, report.stdout
+    for png in pngs:
+        assert png.stat().st_size > 10_000 and png.with_suffix(".csv").exists()
