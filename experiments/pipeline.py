@@ -300,7 +300,7 @@ def _determinism(cfg: dict) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def prepare(cfg: dict):
+def prepare(cfg: dict, run_dir: Path):
     """Everything that can fail before training: checks, data, model, resume point.
 
     Returns ``(dataset, labels, loop)``; raises ``RunSpecError`` naming what is wrong.
@@ -331,7 +331,6 @@ def prepare(cfg: dict):
           for y in (dataset.y_train, dataset.y_val, dataset.y_test)]
     sched = dict(cfg["schedule"])
     plateau = schedules.Plateau(**sched) if sched.pop("name") == "plateau" else None
-    run_dir = Path(cfg["results_dir"]) / cfg["name"] / run_id(cfg)
     loop = EpochLoop(model, (dataset.x_train, ys[0], dataset.x_val, ys[1]),
                      trainer["epochs"], batch_size(trainer, len(dataset.x_train)), cfg["seed"],
                      run_dir, plateau=plateau, diagnostics=bool(trainer["diagnostics"]),
@@ -451,7 +450,7 @@ def _execute(cfg: dict, run_dir: Path, verbose: bool) -> dict:
                 shutil.rmtree(child)
             elif child.name != ".lock":
                 child.unlink()
-    dataset, ys, loop = prepare(cfg)
+    dataset, ys, loop = prepare(cfg, run_dir)
     loop.on_epoch = lambda row: _progress(row, trainer["epochs"], verbose)
 
     run_dir.mkdir(parents=True, exist_ok=True)
