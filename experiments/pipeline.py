@@ -139,47 +139,28 @@ def check(cfg: dict) -> None:
 
 
 BOOL_KEYS = ("resume", "diagnostics", "deterministic", "distribute", "verbose", "log_steps")
-CONF = Path(__file__).resolve().parents[1] / "conf"
-TOP_KEYS = {"dataset", "model", "loss", "activation", "optimizer", "schedule", "trainer",
-            "seed", "name", "results_dir", "backend", "source"}
-
-
-def _did_you_mean(key: str, known) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(key, list(known), n=1)
-    return f"; did you mean {close[0]}?" if close else ""
 
 
 def _known_keys(cfg: dict) -> None:
     """Refuse keys the suite does not know, also when added with ``+`` (Hydra's own advice
-    for a misspelt key): top-level keys and the trainer's."""
+    for a misspelt key): top-level keys, the trainer's, and those of loss, schedule and
+    activation (optimizer, model and dataset keys meet their constructors' signatures)."""
+    from experiments import spec
+
+    known = spec.run_keys()
     for key in cfg:
-        if key not in TOP_KEYS:
-            raise RunSpecError(f"{key}={cfg[key]!r} is not a setting of the suite; top-level "
-                               f"settings: {', '.join(sorted(TOP_KEYS - {'source'}))}"
-                               + _did_you_mean(key, TOP_KEYS))
-    known = yaml.safe_load((CONF / "trainer" / "default.yaml").read_text(encoding="utf-8"))
-    for key in cfg["trainer"]:
         if key not in known:
-            raise RunSpecError(f"trainer.{key} is not a trainer setting; the trainer has "
-                               f"{', '.join(known)}" + _did_you_mean(key, known))
-    for group in ("loss", "schedule", "activation"):
-        known = _group_keys(group)
+            raise RunSpecError(f"{key}={cfg[key]!r} is not a setting of the suite; top-level "
+                               f"settings: {', '.join(sorted(known - {'source'}))}"
+                               + spec.did_you_mean(key, known))
+    for group in ("trainer", "loss", "schedule", "activation"):
+        known = spec.group_keys(group)
         for key in cfg.get(group) or {}:
             if key not in known:
-                raise RunSpecError(f"{group}.{key} is not a setting of {group}; its options "
-                                   f"have {', '.join(sorted(known))}"
-                                   + _did_you_mean(key, known))
-
-
-def _group_keys(group: str) -> set[str]:
-    """Every top-level key any option of a config group has (a preset may set a key of one
-    option, e.g. ``schedule.step_epochs``, while another option is chosen)."""
-    keys = set()
-    for file in (CONF / group).glob("*.yaml"):
-        keys |= set(yaml.safe_load(file.read_text(encoding="utf-8")) or {})
-    return keys
+                what = ("is not a trainer setting; the trainer has" if group == "trainer"
+                        else f"is not a setting of {group}; its options have")
+                raise RunSpecError(f"{group}.{key} {what} {', '.join(sorted(known))}"
+                                   + spec.did_you_mean(key, known))
 
 
 def _check_name(cfg: dict) -> None:

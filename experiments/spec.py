@@ -6,6 +6,7 @@ silently ignores the key. Light on purpose: no Keras, no TensorFlow."""
 from __future__ import annotations
 
 import difflib
+from functools import cache, lru_cache
 from pathlib import Path
 
 import yaml
@@ -19,14 +20,33 @@ def groups() -> dict[str, list[str]]:
             for d in sorted(CONF.iterdir()) if d.is_dir() and d.name != "hydra"}
 
 
-def top_keys() -> set[str]:
+@lru_cache(maxsize=1)
+def run_keys() -> frozenset[str]:
+    """The top-level keys of a run's resolved configuration: the config groups and the keys
+    of ``conf/config.yaml`` (``source`` marks a preset that is not a training run)."""
     base = yaml.safe_load((CONF / "config.yaml").read_text(encoding="utf-8"))
-    # sizes: a preset's size table; input_shape, num_classes: experiments.complexity's own
-    return {k for k in base if k not in ("defaults", "hydra")} | {"sizes", "hydra",
-                                                                 "input_shape", "num_classes"}
+    plain = {k for k in base if k not in ("defaults", "hydra", "scale")}
+    return frozenset(plain | (set(groups()) - {"experiment"}) | {"source"})
 
 
-def _hint(word, known) -> str:
+def top_keys() -> set[str]:
+    """What the command line may name: a run's keys, ``scale`` and a preset's ``sizes``,
+    Hydra's own, and experiments.complexity's ``input_shape`` and ``num_classes``."""
+    return set(run_keys()) - {"source"} | {"scale", "sizes", "hydra", "input_shape",
+                                            "num_classes"}
+
+
+@cache
+def group_keys(group: str) -> frozenset[str]:
+    """Every top-level key any option of a config group has (a preset may set a key of one
+    option, e.g. ``schedule.step_epochs``, while another option is chosen)."""
+    keys = set()
+    for file in (CONF / group).glob("*.yaml"):
+        keys |= set(yaml.safe_load(file.read_text(encoding="utf-8")) or {})
+    return frozenset(keys)
+
+
+def did_you_mean(word, known) -> str:
     close = difflib.get_close_matches(word, list(known), n=1)
     return f"; did you mean {close[0]}?" if close else ""
 
@@ -45,12 +65,12 @@ def precheck(argv) -> str | None:
             continue
         if head not in known:
             return (f"{bare} is not a setting of the suite; groups: {', '.join(options)}; "
-                    f"top-level keys: {', '.join(sorted(top_keys() - {'hydra'}))}"
-                    + _hint(head, known))
+                    f"top-level keys: {', '.join(sorted(top_keys() - set(options) - {'hydra'}))}"
+                    + did_you_mean(head, known))
         if bare in options:
             for choice in value.split(","):
                 choice = choice.strip()
                 if choice not in options[bare] and choice != "null":
                     return (f"{bare}={choice} is not accepted; options: "
-                            f"{', '.join(options[bare])}" + _hint(choice, options[bare]))
+                            f"{', '.join(options[bare])}" + did_you_mean(choice, options[bare]))
     return None

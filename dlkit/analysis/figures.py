@@ -111,8 +111,8 @@ def learning_curves(runs: pd.DataFrame, history: Callable, by: list[str], column
             else:
                 mid = c["mean"]
                 lo, hi = mid - c["std"].fillna(0), mid + c["std"].fillna(0)
-            ax.plot(c["epoch"], mid, color=color, lw=1.4,
-                    label=f"{label} (n={int(c['n'].max())})")
+            ax.plot(c["epoch"], mid, color=color, lw=1.4, marker="o" if len(c) <= 3 else None,
+                    ms=4, label=f"{label} (n={int(c['n'].max())})")
             ax.fill_between(c["epoch"], lo, hi, color=color, alpha=0.15, lw=0)
         ax.set_xlabel("epoch")
         ax.set_ylabel(column + (" (geometric mean, ±1 sd in log space)" if log else
@@ -269,7 +269,17 @@ def claim_figure(data: pd.DataFrame, path, title: str, statistic: str, better: s
                  + (" (dotted line = never reached)" if censored else ""), fontsize=9)
     if censored:
         ax.axhline(top, color="0.8", ls=":", lw=0.8)
-    fig.suptitle(f"{textwrap.fill(title, 110)}\nverdict: {verdict}", fontsize=10)
+    fig.suptitle(f"{textwrap.fill(title, 55 * ncols)}\nverdict: {verdict}", fontsize=10)
+    return _save(fig, path)
+
+
+def _finish(fig, ax, path, xlabel: str, ylabel: str, title: str, legend: str = "best") -> Path:
+    """Labels, a wrapped title, legend and grid, then save."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(textwrap.fill(title, 70), fontsize=9)
+    ax.legend(fontsize=7, loc=legend)
+    ax.grid(alpha=0.3)
     return _save(fig, path)
 
 
@@ -288,12 +298,8 @@ def convergence_vs_condition(table: pd.DataFrame, path, title: str) -> Path:
     ax.plot(kappa, table["hb_measured"], "s", color="#1f77b4",
             label="momentum, measured (optimal η and β)")
     ax.set_xscale("log")
-    ax.set_xlabel("condition number κ (curvature across / along the ravine)")
-    ax.set_ylabel("distance to the minimum: factor per step")
-    ax.set_title(textwrap.fill(title, 70), fontsize=9)
-    ax.legend(fontsize=7, loc="lower right")
-    ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return _finish(fig, ax, path, "condition number κ (curvature across / along the ravine)",
+                   "distance to the minimum: factor per step", title, legend="lower right")
 
 
 def output_gradient(table: pd.DataFrame, path) -> Path:
@@ -306,13 +312,9 @@ def output_gradient(table: pd.DataFrame, path) -> Path:
         ax.plot(table["p_wrong"], table[f"{name}_measured"], "o", color=color,
                 label=f"{label}, dlkit through autodiff")
     ax.set_yscale("log")
-    ax.set_xlabel("probability the softmax gives the wrong class")
-    ax.set_ylabel("‖∂loss/∂logits‖")
-    ax.set_title("10-class softmax, confidently wrong: which loss still pushes back?",
-                 fontsize=9)
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return _finish(fig, ax, path, "probability the softmax gives the wrong class",
+                   "‖∂loss/∂logits‖",
+                   "10-class softmax, confidently wrong: which loss still pushes back?")
 
 
 def depth_profile(table: pd.DataFrame, path, title: str) -> Path:
@@ -334,15 +336,6 @@ def depth_profile(table: pd.DataFrame, path, title: str) -> Path:
     return _finish(fig, ax, path, "hidden layers L", "log10(‖∇W₁‖ / ‖∇W_L‖), first epoch",
                    title)
 
-
-def _finish(fig, ax, path, xlabel: str, ylabel: str, title: str) -> Path:
-    """Labels, a wrapped title, legend and grid, then save."""
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(textwrap.fill(title, 70), fontsize=9)
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
-    return _save(fig, path)
 
 
 def lag_profile(table: pd.DataFrame, path, title: str) -> Path:

@@ -167,8 +167,7 @@ class EpochLoop:
         self.start_epoch = epoch
         self.rows = self._rows(self.history_path, epoch, fix)
         if self.step_losses is not None:
-            self.step_losses.rows = [r for r in self._rows(self.steps_path, epoch, fix,
-                                                           per_epoch=False)]
+            self.step_losses.rows = self._rows(self.steps_path, epoch, fix, per_epoch=False)
         return True
 
     @staticmethod

@@ -26,8 +26,7 @@ from pathlib import Path
 import yaml
 
 from experiments.claims.protocol import MIN_PAIRS, Tuning
-
-CONF = Path(__file__).resolve().parents[2] / "conf"
+from experiments.spec import CONF
 
 
 @dataclass(frozen=True)

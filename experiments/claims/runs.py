@@ -46,9 +46,6 @@ class Run:
         return pd.read_csv(file) if file.exists() else None
 
 
-FINAL = ("completed", "diverged")  # outcomes a re-run would only repeat
-
-
 class Runs:
     """Compose, locate and (with ``execute``) train the runs a claim needs."""
 
@@ -89,9 +86,9 @@ class Runs:
         cfg = self.compose(preset, overrides)
         folder = Path(cfg["results_dir"]) / cfg["name"] / run_id(cfg)
         result = _read(folder / "result.json")
-        if self.execute and (result is None or result.get("status") not in FINAL):
-            from experiments.pipeline import RunFailed, execute
+        from experiments.pipeline import FINISHED, RunFailed, execute
 
+        if self.execute and (result is None or result.get("status") not in FINISHED):
             cfg["trainer"]["verbose"] = False
             try:
                 execute(cfg, verbose=self.verbose)

@@ -227,16 +227,12 @@ def effective_step_decay(runs, stage):
            "epoch) until {column} first reaches {target}; never reached = censored",
            progress=_best_reached)
 def seconds_to_target(runs, stage, column="val_accuracy", target=0.9):
-    (run,) = runs
-    if run is None or run.status == "failed":
-        return math.nan
-    h = run.history
-    if column not in h or "epoch_time_s" not in h or h.empty:
-        return math.inf if run.status == "diverged" else math.nan
-    epochs = crossing(h["epoch"], pd.to_numeric(h[column], errors="coerce"), float(target),
-                      not column.endswith("loss"))
+    epochs = epochs_to_target(runs, stage, column, target)
     if not math.isfinite(epochs):
-        return math.inf
+        return epochs  # inf: never reached (censored); nan: no value
+    h = runs[0].history
+    if "epoch_time_s" not in h:
+        return math.nan
     seconds = np.concatenate([[0.0], np.cumsum(h["epoch_time_s"].to_numpy(float))])
     return float(np.interp(epochs, np.arange(len(seconds)), seconds))
 
