@@ -114,25 +114,27 @@ class SeedOptimizer(keras.optimizers.Optimizer):
             pending[self._get_variable_index(variable)] = (
                 ops.sum(ops.square(g)), ops.sum(ops.square(u)))
 
-    def _denominator_numpy(self, variable, t):
-        """The adaptive denominator of the step at iteration ``t`` (numpy), or ``None`` for
-        methods that are not adaptive."""
+    def _denominator(self, variable, t):
+        """The adaptive denominator ``D_t`` of the step at iteration ``t`` (``ops``, after
+        the step's slot updates), or ``None`` for methods that are not adaptive. Every
+        adaptive update is ``θ ← θ − η_t · d_t / D_t``, with ``d_t`` the (bias-corrected)
+        direction: the gradient for Adagrad, Adadelta and RMSprop, ``m̂_t`` for Adam, Adamax
+        and Nadam. ``update_step`` and the diagnostics both call this one definition."""
         return None
 
     def effective_step_size(self, variable, learning_rate=None, t=None):
-        """Mean of ``learning rate / adaptive denominator`` over the variable (a float), or
-        ``None`` if the method is not adaptive."""
+        """The effective learning rate ``η_t / D_t`` averaged over the variable's entries (a
+        float), or ``None`` if the method is not adaptive. Read after a step, so ``t`` is
+        ``iterations`` (the step just taken)."""
         if t is None:
             t = max(int(ops.convert_to_numpy(self.iterations)), 1)
-        denominator = self._denominator_numpy(variable, t)
+        denominator = self._denominator(variable, ops.cast(t, variable.dtype))
         if denominator is None:
             return None
         if learning_rate is None:
             learning_rate = float(ops.convert_to_numpy(self.learning_rate))
+        denominator = np.asarray(ops.convert_to_numpy(denominator), dtype=np.float64)
         return float(np.mean(learning_rate / denominator))
-
-    def _numpy_slot(self, slots, variable):
-        return ops.convert_to_numpy(self._slot(slots, variable)).astype("float64")
 
     def diagnostics(self, variables, reset=True):
         """Summaries of the steps since the last reset, as a dict of floats.
@@ -268,7 +270,7 @@ class Adagrad(SeedOptimizer):
 
         self._accumulators = self.add_optimizer_variables(var_list, "accumulator", init)
 
-    def _denominator(self, variable):
+    def _denominator(self, variable, t):
         return ops.sqrt(self._slot(self._accumulators, variable) + self.epsilon)
 
     def update_step(self, gradient, variable, learning_rate):
@@ -276,10 +278,7 @@ class Adagrad(SeedOptimizer):
         gradient = ops.cast(gradient, variable.dtype)
         G = self._slot(self._accumulators, variable)
         self.assign_add(G, ops.square(gradient))
-        self._apply(variable, lr * gradient / self._denominator(variable), gradient)
-
-    def _denominator_numpy(self, variable, t):
-        return np.sqrt(self._numpy_slot(self._accumulators, variable) + self.epsilon)
+        self._apply(variable, lr * gradient / self._denominator(variable, None), gradient)
 
     def get_config(self):
         return {**super().get_config(), "epsilon": self.epsilon,
@@ -310,10 +309,12 @@ class Adadelta(SeedOptimizer):
         self._grad_averages, self._delta_averages = self.add_optimizer_variables(
             var_list, ["accumulated_grad", "accumulated_delta_var"])
 
-    def _denominator_numpy(self, variable, t):
-        eg2 = self._numpy_slot(self._grad_averages, variable)
-        edx2 = self._numpy_slot(self._delta_averages, variable)
-        return np.sqrt(eg2 + self.epsilon) / np.sqrt(edx2 + self.epsilon)
+    def _denominator(self, variable, t):
+        """``sqrt(E[g²]_t + ε) / sqrt(E[Δθ²]_{t−1} + ε)`` (before ``E[Δθ²]`` takes step t's
+        update; read after the step, the diagnostics see the updated ``E[Δθ²]_t``)."""
+        eg2 = self._slot(self._grad_averages, variable)
+        edx2 = self._slot(self._delta_averages, variable)
+        return ops.sqrt(eg2 + self.epsilon) / ops.sqrt(edx2 + self.epsilon)
 
     def update_step(self, gradient, variable, learning_rate):
         lr = ops.cast(learning_rate, variable.dtype)
@@ -322,7 +323,7 @@ class Adadelta(SeedOptimizer):
         eg2 = self._slot(self._grad_averages, variable)
         edx2 = self._slot(self._delta_averages, variable)
         self.assign(eg2, rho * eg2 + (1.0 - rho) * ops.square(gradient))
-        delta = -ops.sqrt(edx2 + self.epsilon) / ops.sqrt(eg2 + self.epsilon) * gradient
+        delta = -gradient / self._denominator(variable, None)
         self.assign(edx2, rho * edx2 + (1.0 - rho) * ops.square(delta))
         self._apply(variable, -lr * delta, gradient)
 
@@ -347,7 +348,7 @@ class RMSprop(SeedOptimizer):
         super().build(var_list)
         self._velocities = self.add_optimizer_variables(var_list, "velocity")
 
-    def _denominator(self, variable):
+    def _denominator(self, variable, t):
         return ops.sqrt(self._slot(self._velocities, variable) + self.epsilon)
 
     def update_step(self, gradient, variable, learning_rate):
@@ -356,10 +357,7 @@ class RMSprop(SeedOptimizer):
         rho = _const(self.rho, variable.dtype)
         s = self._slot(self._velocities, variable)
         self.assign(s, rho * s + (1.0 - rho) * ops.square(gradient))
-        self._apply(variable, lr * gradient / self._denominator(variable), gradient)
-
-    def _denominator_numpy(self, variable, t):
-        return np.sqrt(self._numpy_slot(self._velocities, variable) + self.epsilon)
+        self._apply(variable, lr * gradient / self._denominator(variable, None), gradient)
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
@@ -398,10 +396,11 @@ class _MomentEstimates(SeedOptimizer):
         """``1 / sqrt(1 − β2^t)``, so that ``sqrt(v̂_t) = sqrt(v_t) · this``."""
         return 1.0 / ops.sqrt(1.0 - ops.power(b2, t))
 
-    def _denominator_numpy(self, variable, t):
-        # Read after a step: iterations already counts it, so t = iterations.
-        v_hat = self._numpy_slot(self._v, variable) / (1.0 - self.beta_2 ** t)
-        return np.sqrt(v_hat) + self.epsilon
+    def _denominator(self, variable, t):
+        """``sqrt(v̂_t) + ε`` with ``v̂_t = v_t / (1 − β2^t)``."""
+        b2 = _const(self.beta_2, variable.dtype)
+        return ops.sqrt(self._slot(self._v, variable)) * self._inv_sqrt_bias_2(b2, t) \
+            + self.epsilon
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
@@ -439,17 +438,16 @@ class Adam(_MomentEstimates):
         m, v = self._slot(self._m, variable), self._slot(self._v, variable)
         self._update_moments(m, v, gradient, b1, b2)
         if not self.bias_correction:
-            self._apply(variable, lr * m / (ops.sqrt(v) + self.epsilon), gradient)
+            self._apply(variable, lr * m / self._denominator(variable, t), gradient)
             return
-        # η m̂ / (sqrt(v̂) + ε) with the bias corrections as scalars: fewer tensor ops
+        # η m̂ / (sqrt(v̂) + ε) with m̂'s bias correction as a scalar: fewer tensor ops
         step = lr / (1.0 - ops.power(b1, t))
-        self._apply(variable, step * m / (ops.sqrt(v) * self._inv_sqrt_bias_2(b2, t)
-                                          + self.epsilon), gradient)
+        self._apply(variable, step * m / self._denominator(variable, t), gradient)
 
-    def _denominator_numpy(self, variable, t):
+    def _denominator(self, variable, t):
         if self.bias_correction:
-            return super()._denominator_numpy(variable, t)
-        return np.sqrt(self._numpy_slot(self._v, variable)) + self.epsilon
+            return super()._denominator(variable, t)
+        return ops.sqrt(self._slot(self._v, variable)) + self.epsilon
 
     def get_config(self):
         return {**super().get_config(), "bias_correction": self.bias_correction}
@@ -478,11 +476,12 @@ class Adamax(_MomentEstimates):
         m, u = self._slot(self._m, variable), self._slot(self._v, variable)
         self._average_into(m, gradient, b1)
         self.assign(u, ops.maximum(b2 * u, ops.abs(gradient)))
-        increment = lr / (1.0 - ops.power(b1, t)) * m / (u + self.epsilon)
+        increment = lr / (1.0 - ops.power(b1, t)) * m / self._denominator(variable, t)
         self._apply(variable, increment, gradient)
 
-    def _denominator_numpy(self, variable, t):
-        return (1.0 - self.beta_1 ** t) * (self._numpy_slot(self._v, variable) + self.epsilon)
+    def _denominator(self, variable, t):
+        """``u_t + ε`` (the direction is ``m̂_t = m_t / (1 − β1^t)``)."""
+        return self._slot(self._v, variable) + self.epsilon
 
 
 @keras.saving.register_keras_serializable(package="dlkit")
@@ -532,8 +531,7 @@ class Nadam(_MomentEstimates):
         m, v = self._slot(self._m, variable), self._slot(self._v, variable)
         self._update_moments(m, v, gradient, b1, b2)
         m_hat = (mu_next / (1.0 - product_next)) * m + ((1.0 - mu_t) / (1.0 - product)) * gradient
-        self._apply(variable, lr * m_hat / (ops.sqrt(v) * self._inv_sqrt_bias_2(b2, t)
-                                            + self.epsilon), gradient)
+        self._apply(variable, lr * m_hat / self._denominator(variable, t), gradient)
 
     def get_config(self):
         return {**super().get_config(), "schedule_decay": self.schedule_decay}

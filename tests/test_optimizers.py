@@ -232,6 +232,34 @@ def test_diagnostics_report_norms():
     assert diag["update_norm"] > 0 and "effective_lr" in diag
 
 
+def _one_step_effective_lr(name, g, eta=0.01, **kw):
+    opt = optimizers.get(name, learning_rate=eta, track_diagnostics=True, **kw)
+    var = keras.Variable(np.ones(len(g), dtype="float32"))
+    opt.apply_gradients([(keras.ops.convert_to_tensor(g.astype("float32")), var)])
+    return opt.diagnostics([var])["effective_lr"]
+
+
+@pytest.mark.parametrize("name,expected", [
+    # effective_lr = η / D_t, D_t the denominator the update divides its direction by
+    ("adagrad", lambda g, eta: np.mean(eta / np.sqrt(0.1 + g**2 + 1e-7))),
+    ("rmsprop", lambda g, eta: np.mean(eta / np.sqrt(0.1 * g**2 + 1e-8))),
+    ("adadelta", lambda g, eta: np.mean(  # D = sqrt(E[g²]+ε)/sqrt(E[Δθ²]+ε), read after the step
+        eta / (np.sqrt(0.05 * g**2 + 1e-6) / np.sqrt(
+            0.05 * (np.sqrt(1e-6) / np.sqrt(0.05 * g**2 + 1e-6) * g) ** 2 + 1e-6)))),
+    # after one step v̂ = g² and u = |g|: Adam, Nadam and Adamax share D = |g| + ε, so the
+    # 1/(1 − β1^t) correction is in the direction m̂ for all three, in none of the step sizes
+    ("adam", lambda g, eta: np.mean(eta / (np.abs(g) + 1e-8))),
+    ("nadam", lambda g, eta: np.mean(eta / (np.abs(g) + 1e-7))),
+    ("adamax", lambda g, eta: np.mean(eta / (np.abs(g) + 1e-7))),
+])
+def test_effective_lr_is_eta_over_the_update_denominator(name, expected):
+    g = np.array([0.5, 2.0, 3.0, 0.1])
+    kw = {"adadelta": {"learning_rate": 1.0}}.get(name, {})
+    eta = kw.pop("learning_rate", 0.01)
+    np.testing.assert_allclose(_one_step_effective_lr(name, g, eta, **kw), expected(g, eta),
+                               rtol=1e-5)
+
+
 @pytest.mark.parametrize("name", sorted(HYPER))
 def test_xla_compiled_training_equals_uncompiled(name, no_op_determinism):
     """``jit_compile=True`` compiles the update step with XLA (on every backend, CPU
