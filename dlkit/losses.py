@@ -13,6 +13,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from dlkit.errors import ConfigError
 from dlkit.registry import Registry
 
 REGISTRY = Registry("loss")
@@ -46,7 +47,7 @@ def _align(y_true, y_pred):
     elif len(p) == len(t) + 1 and p[-1] == 1:
         y_true = ops.expand_dims(y_true, axis=-1)
     if not _shapes_compatible(_static_shape(y_true), p):
-        raise ValueError(
+        raise ConfigError(
             f"y_true shape {t} does not match y_pred shape {p}; the shapes must be equal "
             "(a trailing axis of size 1 may be missing on one side)"
         )
@@ -66,7 +67,7 @@ def _sparse_or_dense(y_true, y_pred):
         return ops.squeeze(y_true, axis=-1), True
     if len(t) == len(p) - 1 and _shapes_compatible(t, p[:-1]):
         return y_true, True
-    raise ValueError(
+    raise ConfigError(
         f"y_true shape {t} does not match y_pred shape {p}; accepted: one-hot labels of shape {p} "
         f"or integer class indices of shape {p[:-1]}"
     )
@@ -80,7 +81,7 @@ class _SeedLoss(keras.losses.Loss):
         if epsilon is None:
             epsilon = keras.config.epsilon()
         if not isinstance(epsilon, (int, float)) or isinstance(epsilon, bool) or epsilon < 0:
-            raise ValueError(f"epsilon must be a non-negative number, got {epsilon!r}")
+            raise ConfigError(f"epsilon must be a non-negative number, got {epsilon!r}")
         self.epsilon = float(epsilon)
 
     def get_config(self):
@@ -91,7 +92,7 @@ class _SeedLoss(keras.losses.Loss):
 
 def _check_from_logits(from_logits):
     if not isinstance(from_logits, bool):
-        raise ValueError(f"from_logits must be True or False, got {from_logits!r}")
+        raise ConfigError(f"from_logits must be True or False, got {from_logits!r}")
     return from_logits
 
 

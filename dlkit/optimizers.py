@@ -20,6 +20,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from dlkit.errors import ConfigError
 from dlkit.registry import Registry
 
 REGISTRY = Registry("optimizer")
@@ -40,7 +41,7 @@ def _check_range(name, value, low, high, high_open=True):
     ok = ok and low <= value and (value < high if high_open else value <= high)
     if not ok:
         bracket = ")" if high_open else "]"
-        raise ValueError(f"{name} must be a number in [{low}, {high}{bracket}, got {value!r}")
+        raise ConfigError(f"{name} must be a number in [{low}, {high}{bracket}, got {value!r}")
     return float(value)
 
 
@@ -49,7 +50,7 @@ def _check_positive(name, value, allow_zero=False):
     ok = ok and (value >= 0 if allow_zero else value > 0)
     if not ok:
         what = "a non-negative" if allow_zero else "a positive"
-        raise ValueError(f"{name} must be {what} finite number, got {value!r}")
+        raise ConfigError(f"{name} must be {what} finite number, got {value!r}")
     return float(value)
 
 
@@ -146,7 +147,7 @@ class SeedOptimizer(keras.optimizers.Optimizer):
         ``effective_lr/<path>`` and their mean ``effective_lr``.
         """
         if not self.track_diagnostics or not self.built:
-            raise ValueError("diagnostics need track_diagnostics=True and a built optimizer")
+            raise ConfigError("diagnostics need track_diagnostics=True and a built optimizer")
         steps = int(ops.convert_to_numpy(self.iterations)) - int(
             ops.convert_to_numpy(self._diag_steps_start)
         )
@@ -211,7 +212,7 @@ class Momentum(SeedOptimizer):
         super().__init__(learning_rate, name=name, **kwargs)
         self.momentum = _check_range("momentum", momentum, 0.0, 1.0)
         if not isinstance(nesterov, bool):
-            raise ValueError(f"nesterov must be True or False, got {nesterov!r}")
+            raise ConfigError(f"nesterov must be True or False, got {nesterov!r}")
         self.nesterov = nesterov
 
     def build(self, var_list):
@@ -426,7 +427,7 @@ class Adam(_MomentEstimates):
                  bias_correction=True, name="adam", **kwargs):
         super().__init__(learning_rate, beta_1, beta_2, epsilon, name, **kwargs)
         if not isinstance(bias_correction, bool):
-            raise ValueError(f"bias_correction must be True or False, got {bias_correction!r}")
+            raise ConfigError(f"bias_correction must be True or False, got {bias_correction!r}")
         self.bias_correction = bias_correction
 
     def update_step(self, gradient, variable, learning_rate):

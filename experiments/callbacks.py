@@ -1,18 +1,22 @@
-"""Hydra callbacks: sweep progress and a non-zero exit when any run of a sweep failed."""
+"""Hydra callbacks: sweep progress, the swept keys that name a sweep's runs in TensorBoard,
+the sweep's HParams columns, and a non-zero exit when any run of a sweep failed."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
 
+SWEPT_KEYS = "DLKIT_SWEPT_KEYS"  # set for the jobs of a multirun (worker processes inherit it)
 
-def sweep_size(config) -> int:
-    """Number of jobs of a basic sweep: the product of the value counts of every swept key,
-    from ``hydra.sweeper.params`` and the command line (which wins for the same key)."""
+
+def _swept(config) -> dict:
+    """Key -> parsed override of every key of a sweep, from ``hydra.sweeper.params`` and the
+    command line (which wins for the same key)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     parser = OverridesParser.create()
@@ -22,11 +26,22 @@ def sweep_size(config) -> int:
         swept[key] = parser.parse_overrides([f"{key}={value}"])[0]
     for override in parser.parse_overrides(list(config.hydra.overrides.task)):
         swept[override.get_key_element()] = override
+    return swept
+
+
+def sweep_size(config) -> int:
+    """Number of jobs of a basic sweep: the product of the value counts of every swept key."""
     total = 1
-    for override in swept.values():
+    for override in _swept(config).values():
         if override.is_sweep_override():
             total *= len(list(override.sweep_string_iterator()))
     return total
+
+
+def swept_keys(config) -> list[str]:
+    """The keys a sweep varies (more than one value): what names its runs."""
+    return [key.lstrip("+~") for key, o in _swept(config).items()
+            if o.is_sweep_override() and len(list(o.sweep_string_iterator())) > 1]
 
 
 def rejected_path(sweep_dir) -> Path:
@@ -57,6 +72,7 @@ class SweepStatus(Callback):
         rejected_path(config.hydra.sweep.dir).unlink(missing_ok=True)
         try:
             self.total = sweep_size(config)
+            os.environ[SWEPT_KEYS] = json.dumps(swept_keys(config))
         except Exception:  # a progress line must never stop a sweep
             self.total = None
 
@@ -76,7 +92,11 @@ class SweepStatus(Callback):
         print(line, flush=True)
 
     def on_multirun_end(self, config, **kwargs):
+        os.environ.pop(SWEPT_KEYS, None)
         sweep_dir = Path(config.hydra.sweep.dir)
+        from experiments.tensorboard_log import write_experiment
+
+        write_experiment(sweep_dir)
         failed = []
         for path in sorted(sweep_dir.glob("*/result.json")):
             if self.start is not None and path.stat().st_mtime < self.start - 1:

@@ -17,6 +17,8 @@ import os
 import shutil
 import subprocess
 
+from dlkit.errors import ConfigError
+
 DEVICES = ("auto", "cpu", "gpu")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
@@ -53,9 +55,9 @@ def check(trainer: dict) -> None:
     device = trainer.get("device", "auto")
     precision = trainer.get("precision", "float32")
     if device not in DEVICES:
-        raise ValueError(f"trainer.device={device!r} is not accepted; use one of {DEVICES}")
+        raise ConfigError(f"trainer.device={device!r} is not accepted; use one of {DEVICES}")
     if precision not in PRECISIONS:
-        raise ValueError(f"trainer.precision={precision!r} is not accepted; use one of "
+        raise ConfigError(f"trainer.precision={precision!r} is not accepted; use one of "
                          f"{PRECISIONS}")
 
 
@@ -78,7 +80,7 @@ def configure(trainer: dict) -> None:
         except RuntimeError:
             pass  # devices already initialised: hidden by the command line, or not at all
     if trainer.get("device") == "gpu" and not gpu_available():
-        raise ValueError("trainer.device=gpu but no GPU is visible to the "
+        raise ConfigError("trainer.device=gpu but no GPU is visible to the "
                          f"{keras.backend.backend()} backend; use trainer.device=auto or cpu")
     keras.mixed_precision.set_global_policy(trainer.get("precision", "float32"))
 
@@ -101,5 +103,5 @@ def distribution(trainer: dict):
         keras.distribution.set_distribution(keras.distribution.DataParallel())
         yield
     else:
-        raise ValueError("trainer.distribute=true needs the tensorflow or jax backend, not "
+        raise ConfigError("trainer.distribute=true needs the tensorflow or jax backend, not "
                          f"{backend}")

@@ -16,6 +16,7 @@ import yaml
 
 from dlkit.training.files import atomic_write_json, atomic_write_text, read_json
 from dlkit.training.identity import run_id
+from experiments import spec
 
 ACCEPTED_BATCH = "a positive int or 'full'"
 
@@ -60,7 +61,30 @@ def resolve(cfg: dict) -> dict:
     if cfg["model"].get("name") in FIXED_ACTIVATION:
         cfg.pop("activation", None)  # the model ignores it: not part of what the run used
     cfg["loss"] = _paired_loss(cfg["loss"], cfg["dataset"]["name"])
+    cfg["schedule"] = _own_schedule_keys(cfg["schedule"])
     return cfg
+
+
+def _own_schedule_keys(schedule: dict) -> dict:
+    """A preset may set a key of one schedule for a sweep over several (``step_epochs`` for
+    ``step``, while ``cosine`` runs too): keys of other schedule options are dropped, so they
+    neither define nor reach a run that ignores them. Keys no schedule has stay, and
+    ``check`` refuses them."""
+    from dlkit import schedules
+    from dlkit.registry import accepted_arguments
+
+    if schedule.get("name") not in schedules.REGISTRY:
+        return schedule
+    own = accepted_arguments(schedules.REGISTRY.lookup(schedule["name"])) or set()
+    others = spec.group_keys("schedule") - own - {"name"}
+    return {k: v for k, v in schedule.items() if k not in others}
+
+
+def run_folder(cfg: dict) -> Path:
+    """``<results_dir>/<name>/<model>_<loss>_<optimizer>_s<seed>_<hash>`` of a resolved
+    configuration, the hash over its defining keys (``experiments.spec.defining``)."""
+    return Path(cfg["results_dir"]) / cfg["name"] / run_id(spec.defining(cfg),
+                                                           spec.run_name(cfg))
 
 
 # Models whose hidden activations are fixed by their design (LeNet-5's scaled tanh, the
@@ -128,6 +152,7 @@ def check(cfg: dict) -> None:
     seed = cfg.get("seed")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise RunSpecError(f"seed={seed!r} is not accepted: it must be a non-negative int")
+    _constructor_arguments(cfg)
     dataset = cfg["dataset"]["name"]
     task = data.TASKS.get(dataset)
     loss = cfg["loss"]
@@ -138,13 +163,46 @@ def check(cfg: dict) -> None:
             f"dataset; datasets that fit: {fits}")
 
 
+# Keys of a loss option that say how it pairs with an output layer and labels; the rest are
+# the loss's constructor arguments.
+LOSS_PAIRING_KEYS = ("name", "task", "output_activation", "labels", "also")
+
+
+def arguments(group: str, node: dict) -> dict:
+    """The constructor arguments in config group ``group``'s node (one instantiation
+    convention for every group: ``name`` picks the registry entry, the other keys are its
+    arguments; a loss's pairing keys are not)."""
+    skip = LOSS_PAIRING_KEYS if group == "loss" else ("name",)
+    return {k: v for k, v in node.items() if k not in skip}
+
+
+def _constructor_arguments(cfg: dict) -> None:
+    """Every group's arguments against its registry entry's signature, before anything is
+    built (so a constructor's own TypeError is never the user's fault)."""
+    from dlkit import data, losses, models, optimizers, schedules
+    from dlkit.errors import ConfigError
+
+    supplied = {"model": ("input_shape", "num_classes", "output_activation", "activation"),
+                "optimizer": ("track_diagnostics", "name"), "dataset": ("seed",),
+                "schedule": ("learning_rate", "steps_per_epoch", "epochs")}
+    for group, registry in (("optimizer", optimizers.REGISTRY), ("loss", losses.REGISTRY),
+                            ("model", models.REGISTRY), ("dataset", data.REGISTRY),
+                            ("schedule", schedules.REGISTRY)):
+        try:
+            registry.check_arguments(cfg[group]["name"], arguments(group, cfg[group]),
+                                     skip=supplied.get(group, ()))
+        except ConfigError as err:
+            raise RunSpecError(str(err)) from None
+
+
 BOOL_KEYS = ("resume", "diagnostics", "deterministic", "distribute", "verbose", "log_steps")
 
 
 def _known_keys(cfg: dict) -> None:
     """Refuse keys the suite does not know, also when added with ``+`` (Hydra's own advice
     for a misspelt key): top-level keys, the trainer's, and those of loss, schedule and
-    activation (optimizer, model and dataset keys meet their constructors' signatures)."""
+    activation (optimizer, loss, model and dataset keys meet their constructors'
+    signatures in ``_constructor_arguments``)."""
     from experiments import spec
 
     known = spec.run_keys()
@@ -153,7 +211,7 @@ def _known_keys(cfg: dict) -> None:
             raise RunSpecError(f"{key}={cfg[key]!r} is not a setting of the suite; top-level "
                                f"settings: {', '.join(sorted(known - {'source'}))}"
                                + spec.did_you_mean(key, known))
-    for group in ("trainer", "loss", "schedule", "activation"):
+    for group in ("trainer", "schedule", "activation"):
         known = spec.group_keys(group)
         for key in cfg.get(group) or {}:
             if key not in known:
@@ -200,7 +258,8 @@ def _metrics(task, labels):
         if labels == "onehot":
             return [keras.metrics.CategoricalAccuracy(name="accuracy")]
         return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-    return [keras.metrics.MeanAbsoluteError(name="mae"), keras.metrics.MeanSquaredError(name="mse")]
+    return [keras.metrics.MeanAbsoluteError(name="mae"), keras.metrics.MeanSquaredError(name="mse"),
+            keras.metrics.MeanAbsolutePercentageError(name="mape")]
 
 
 def model_from_config(cfg: dict, input_shape, outputs: int, output_activation: str):
@@ -211,27 +270,24 @@ def model_from_config(cfg: dict, input_shape, outputs: int, output_activation: s
 
     hidden = {"activation": cfg["activation"]["name"]} if "activation" in cfg else {}
     return models.get(cfg["model"]["name"], tuple(input_shape), int(outputs), **hidden,
-                      output_activation=output_activation,
-                      **{k: v for k, v in cfg["model"].items() if k != "name"})
+                      output_activation=output_activation, **arguments("model", cfg["model"]))
 
 
 def build(cfg: dict, dataset):
     """Model compiled with the configured loss, optimizer and schedule."""
-    from hydra.utils import instantiate
+    from dlkit import losses, optimizers, schedules
 
-    from dlkit import schedules
-
-    loss_cfg, opt_cfg = cfg["loss"], dict(cfg["optimizer"])
+    loss_cfg, opt_cfg = cfg["loss"], cfg["optimizer"]
     output_activation, labels = loss_pairing(loss_cfg, dataset.task)
     model = model_from_config(cfg, dataset.input_shape, dataset.output_size,
                               output_activation)
     steps = -(-len(dataset.x_train) // batch_size(cfg["trainer"], len(dataset.x_train)))
-    sched = dict(cfg["schedule"])
-    lr = schedules.build(sched.pop("name"), opt_cfg["learning_rate"], steps,
-                         cfg["trainer"]["epochs"], **sched)
-    optimizer = instantiate(opt_cfg, learning_rate=lr,
-                            track_diagnostics=bool(cfg["trainer"]["diagnostics"]))
-    loss = instantiate(loss_cfg["instance"])
+    lr = schedules.build(cfg["schedule"]["name"], opt_cfg["learning_rate"], steps,
+                         cfg["trainer"]["epochs"], **arguments("schedule", cfg["schedule"]))
+    optimizer = optimizers.get(opt_cfg["name"], **{**arguments("optimizer", opt_cfg),
+                                                   "learning_rate": lr},
+                               track_diagnostics=bool(cfg["trainer"]["diagnostics"]))
+    loss = losses.get(loss_cfg["name"], **arguments("loss", loss_cfg))
     model.compile(optimizer=optimizer, loss=loss,
                   metrics=_metrics(dataset.task, labels),
                   jit_compile=cfg["trainer"].get("jit_compile", "auto"))
@@ -239,31 +295,9 @@ def build(cfg: dict, dataset):
 
 
 def _hparams(cfg: dict) -> dict:
-    """Flat scalar hyperparameters for the HParams dashboard."""
-    out = {}
-
-    def walk(node, prefix):
-        for key, value in node.items():
-            name = f"{prefix}{key}"
-            if isinstance(value, dict):
-                if not key.startswith("_") and key != "instance":
-                    walk(value, f"{name}.")
-            elif isinstance(value, (bool, int, float, str)) and not key.startswith("_"):
-                out[name] = value
-    walk({k: v for k, v in cfg.items() if k not in ("results_dir", "hydra")}, "")
-    return out
-
-
-def _progress(row, epochs, verbose):
-    if not verbose:
-        return
-    parts = [f"epoch {row['epoch']:>3}/{epochs}"]
-    for key in ("loss", "accuracy", "mae", "val_loss", "val_accuracy", "val_mae"):
-        if row.get(key) is not None:
-            parts.append(f"{key} {row[key]:.4f}")
-    parts.append(f"lr {row['learning_rate']:.2e}")
-    parts.append(f"{row['epoch_time_s']:.2f}s")
-    print("  ".join(parts), flush=True)
+    """The HParams of a run: its defining configuration, flat (``experiments.spec``)."""
+    return {k: v for k, v in spec.flat(spec.defining(cfg)).items()
+            if isinstance(v, (bool, int, float, str))}
 
 
 def _determinism(cfg: dict) -> None:
@@ -281,12 +315,16 @@ def _determinism(cfg: dict) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def prepare(cfg: dict, run_dir: Path):
-    """Everything that can fail before training: checks, data, model, resume point.
+def prepare(cfg: dict, run_dir: Path, callbacks=()):
+    """Everything before training: data, model, resume point. ``callbacks`` (Keras
+    callbacks: TensorBoard, progress, a test's fault) go to the loop.
 
-    Returns ``(dataset, labels, loop)``; raises ``RunSpecError`` naming what is wrong.
+    Returns ``(dataset, labels, loop)``. A setting the library refuses (its ``ConfigError``)
+    or a damaged checkpoint is ``RunSpecError`` (bad input); anything else is a bug or a
+    failing run and propagates as it is.
     """
     from dlkit import data, schedules
+    from dlkit.errors import ConfigError
     from dlkit.training.loop import CheckpointError, EpochLoop
     from experiments import devices
 
@@ -294,29 +332,21 @@ def prepare(cfg: dict, run_dir: Path):
     try:
         devices.configure(trainer)
         _determinism(cfg)
-        ds_cfg = {k: v for k, v in cfg["dataset"].items() if k != "name"}
-        dataset = data.load(cfg["dataset"]["name"], seed=cfg["seed"], **ds_cfg)
+        dataset = data.load(cfg["dataset"]["name"], seed=cfg["seed"],
+                            **arguments("dataset", cfg["dataset"]))
         with devices.distribution(trainer):
             model = build(cfg, dataset)
-    except RunSpecError:
-        raise
-    except (ValueError, TypeError) as err:
+    except ConfigError as err:
         raise RunSpecError(str(err)) from None
-    except Exception as err:  # Hydra wraps a constructor's ValueError in its own error
-        cause = err.__cause__
-        if isinstance(cause, (ValueError, TypeError)):
-            raise RunSpecError(f"{type(cause).__name__}: {cause}") from None
-        raise
     labels = loss_pairing(cfg["loss"], dataset.task)[1]
     ys = [_labels(y, labels, dataset.num_classes)
           for y in (dataset.y_train, dataset.y_val, dataset.y_test)]
-    sched = dict(cfg["schedule"])
-    plateau = schedules.Plateau(**sched) if sched.pop("name") == "plateau" else None
+    plateau = (schedules.Plateau(**arguments("schedule", cfg["schedule"]))
+               if cfg["schedule"]["name"] == "plateau" else None)
     loop = EpochLoop(model, (dataset.x_train, ys[0], dataset.x_val, ys[1]),
                      trainer["epochs"], batch_size(trainer, len(dataset.x_train)), cfg["seed"],
                      run_dir, plateau=plateau, diagnostics=bool(trainer["diagnostics"]),
-                     log_steps=bool(trainer.get("log_steps", False)),
-                     callbacks=_test_fault())
+                     log_steps=bool(trainer.get("log_steps", False)), callbacks=callbacks)
     if trainer["resume"]:
         try:
             loop.resume()
@@ -326,8 +356,9 @@ def prepare(cfg: dict, run_dir: Path):
 
 
 def _test_fault() -> list:
-    """``DLKIT_FAULT_EPOCH=k`` (for the tests of the failure path, which run the CLI in
-    subprocesses): a callback that raises at the start of epoch k."""
+    """``DLKIT_FAULT_EPOCH=k``, read here for the tests of the failure path that run the
+    CLI in subprocesses (in-process tests hand ``execute`` their own callback): a callback
+    that raises at the start of epoch k."""
     epoch = os.environ.get("DLKIT_FAULT_EPOCH")
     if not epoch:
         return []
@@ -403,18 +434,21 @@ def run_lock(run_dir: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def execute(cfg: dict, verbose: bool = True) -> dict:
-    """Run one configuration; return its ``result.json`` content."""
+def execute(cfg: dict, verbose: bool = True, overrides=(), callbacks=()) -> dict:
+    """Run one configuration; return its ``result.json`` content. ``overrides`` (the
+    command-line or sweep values that made it) name the run in TensorBoard; ``callbacks``
+    are extra Keras callbacks (tests pass faults here)."""
     cfg = resolve(cfg)
     check(cfg)
-    run_dir = Path(cfg["results_dir"]) / cfg["name"] / run_id(cfg)
+    run_dir = run_folder(cfg)
     with run_lock(run_dir):
-        return _execute(cfg, run_dir, verbose)
+        return _execute(cfg, run_dir, verbose, spec.label(overrides, cfg), list(callbacks))
 
 
-def _execute(cfg: dict, run_dir: Path, verbose: bool) -> dict:
+def _execute(cfg: dict, run_dir: Path, verbose: bool, label: str, callbacks: list) -> dict:
     from dlkit.training import environment
-    from experiments.tensorboard_log import TensorBoardLog
+    from dlkit.training.callbacks import ConsoleProgress
+    from experiments.tensorboard_log import TensorBoardLog, TensorBoardScalars, run_logdir
 
     trainer = cfg["trainer"]
     result_path = run_dir / "result.json"
@@ -431,21 +465,22 @@ def _execute(cfg: dict, run_dir: Path, verbose: bool) -> dict:
                 shutil.rmtree(child)
             elif child.name != ".lock":
                 child.unlink()
-    dataset, ys, loop = prepare(cfg, run_dir)
-    loop.on_epoch = lambda row: _progress(row, trainer["epochs"], verbose)
-
-    run_dir.mkdir(parents=True, exist_ok=True)
-    result_path.unlink(missing_ok=True)
-    (run_dir / "traceback.txt").unlink(missing_ok=True)  # from an earlier, failed attempt
-    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
-    base = {"run_id": run_dir.name, "seed": cfg["seed"], "config": cfg,
-            "versions": environment.versions(), "hardware": environment.hardware(),
-            "data": {"name": dataset.name, "task": dataset.task, **dataset.sizes()},
-            "params": int(loop.model.count_params())}
-    tensorboard = TensorBoardLog(run_dir / "tensorboard")
+    base = {"run_id": run_dir.name, "label": label, "seed": cfg["seed"], "config": cfg,
+            "versions": environment.versions(), "hardware": environment.hardware()}
     t0 = time.perf_counter()
+    loop = tensorboard = None
     try:
-        outcome = loop.run(tensorboard)
+        dataset, ys, loop = prepare(cfg, run_dir, [*_test_fault(), *callbacks])
+        tensorboard = TensorBoardLog(run_logdir(run_dir.parent, label, run_dir), run_dir)
+        base.update(data={"name": dataset.name, "task": dataset.task, **dataset.sizes()},
+                    params=int(loop.model.count_params()), tensorboard=str(tensorboard.logdir))
+        loop.callbacks += [TensorBoardScalars(tensorboard, loop.rows),
+                           *([ConsoleProgress(trainer["epochs"])] if verbose else [])]
+        run_dir.mkdir(parents=True, exist_ok=True)
+        result_path.unlink(missing_ok=True)
+        (run_dir / "traceback.txt").unlink(missing_ok=True)  # from an earlier, failed attempt
+        atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
+        outcome = loop.run()
         metrics = {}
         if outcome.status == "completed":
             metrics = _evaluate(loop.model, dataset, ys)
@@ -462,16 +497,20 @@ def _execute(cfg: dict, run_dir: Path, verbose: bool) -> dict:
                   "wall_time_s": time.perf_counter() - t0,
                   "warnings": chance_warnings(metrics, dataset)}
         tensorboard.hparams(_hparams(cfg), {**metrics, "epochs_completed":
-                                            outcome.epochs_completed}, run_dir.name)
+                                            outcome.epochs_completed}, label)
+    except RunSpecError:
+        raise
     except Exception as err:
         atomic_write_text(run_dir / "traceback.txt", traceback.format_exc())
         result = {**base, "status": "failed", "metrics": {},
-                  "epochs_completed": loop.epochs_done, "error": f"{type(err).__name__}: {err}",
+                  "epochs_completed": loop.epochs_done if loop else 0,
+                  "error": f"{type(err).__name__}: {err}",
                   "wall_time_s": time.perf_counter() - t0}
         atomic_write_json(result_path, result)
         raise RunFailed(f"run {run_dir} failed: {type(err).__name__}: {err}") from err
     finally:
-        tensorboard.close()
+        if tensorboard is not None:
+            tensorboard.close()
     atomic_write_json(result_path, result)
     for warning in result.get("warnings") or []:
         print(f"warning: {run_dir.name}: {warning}", file=sys.stderr, flush=True)

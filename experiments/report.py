@@ -22,23 +22,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from experiments import spec
+
 ID_COLUMNS = ["run_id", "status", "seed", "epochs_completed", "wall_time_s"]
 METRIC_PREFIXES = ("train_", "val_", "test_")
-
-
-def _flatten(node: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in node.items():
-        if key in ("hydra", "instance", "also", "sizes") or key.startswith("_"):
-            continue
-        if prefix == "loss." and key in ("task", "output_activation", "labels"):
-            continue  # fixed by loss.name
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{name}."))
-        else:
-            out[name] = value
-    return out
 
 
 DERIVED_COLUMNS = ("epochs_to_target", "time_to_target_s")
@@ -95,7 +82,9 @@ def _record(folder: Path) -> dict:
             config = None
         result = {"config": config if isinstance(config, dict) else {},
                   "run_id": folder.name, "status": status}
-    row = {f"config.{k}": v for k, v in _flatten(result.get("config") or {}).items()}
+    config = result.get("config") or {}
+    row = {f"config.{k}": v for k, v in spec.flat(spec.defining(config)).items()}
+    row["config.name"] = config.get("name")
     row.update({k: result.get(k) for k in ID_COLUMNS})
     row["run_id"] = row["run_id"] or folder.name
     row["path"] = str(folder)
@@ -120,15 +109,11 @@ def history(run_path: str) -> pd.DataFrame:
 
 
 def _varying(frame: pd.DataFrame) -> list[str]:
-    """The configuration columns that differ between runs and define what a run computes
-    (not display keys such as ``trainer.verbose``): the columns runs are grouped by."""
-    from dlkit.training.identity import NON_DEFINING
-
-    shown_only = {".".join(key) for key in NON_DEFINING}
+    """The configuration columns that differ between runs (the defining keys of
+    ``experiments.spec.defining``): the columns runs are grouped by."""
     config = [c for c in frame.columns if c not in ID_COLUMNS and c != "path"
               and not c.startswith(METRIC_PREFIXES) and c != "name"
-              and c not in DERIVED_COLUMNS and c not in shown_only
-              and c.split(".")[0] not in shown_only]
+              and c not in DERIVED_COLUMNS]
     return [c for c in config if frame[c].astype(str).nunique() > 1]
 
 
@@ -229,9 +214,10 @@ def main(argv=None) -> int:
                         "and a figure per claim from the runs of python -m experiments.claims "
                         "(PATH is then the results root, e.g. results)")
     args = parser.parse_args(argv)
-    from experiments.tf_startup import start_tensorflow
+    if args.claims:
+        from experiments.tf_startup import start_tensorflow
 
-    start_tensorflow()  # dlkit's statistics import Keras: keep TensorFlow's start-up log quiet
+        start_tensorflow()  # the claims' extra evidence uses Keras: start TensorFlow quietly
     try:
         frame = load(args.path, all_columns=True)
     except ValueError as err:

@@ -74,3 +74,58 @@ def precheck(argv) -> str | None:
                     return (f"{bare}={choice} is not accepted; options: "
                             f"{', '.join(options[bare])}" + did_you_mean(choice, options[bare]))
     return None
+
+
+# Keys that say where or how a run is shown, not what it computes or records. (Turning on
+# ``trainer.diagnostics`` defines a run: a run made without diagnostics cannot stand in for
+# one that needs them.)
+DISPLAY_KEYS = (("results_dir",), ("name",), ("trainer", "resume"), ("trainer", "verbose"),
+                ("hydra",))
+
+
+def defining(cfg: dict) -> dict:
+    """The defining configuration of a resolved run: every key except ``DISPLAY_KEYS``,
+    nested as in the config. The one definition behind the run's identity (its folder
+    hash), the report's grouping of runs and the HParams a run logs."""
+
+    def strip(node, prefix=()):
+        if not isinstance(node, dict):
+            return node
+        return {k: strip(v, prefix + (k,)) for k, v in sorted(node.items())
+                if prefix + (k,) not in DISPLAY_KEYS}
+
+    return strip(cfg)
+
+
+def flat(node: dict, prefix: str = "") -> dict:
+    """Dotted keys of scalar values (``optimizer.learning_rate``), lists as text; the
+    ``also`` table of a loss (the pairings it did not use) is left out."""
+    out = {}
+    for key, value in node.items():
+        if key == "also" or str(key).startswith("_"):
+            continue
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flat(value, f"{name}."))
+        else:
+            out[name] = str(value) if isinstance(value, (list, tuple)) else value
+    return out
+
+
+def run_name(cfg: dict) -> str:
+    """The readable part of a run folder's name: ``<model>_<loss>_<optimizer>_s<seed>``."""
+    parts = [str((cfg.get(group) or {}).get("name", "x"))
+             for group in ("model", "loss", "optimizer")]
+    return "_".join([*parts, f"s{cfg.get('seed', 0)}"])
+
+
+def label(overrides, cfg: dict) -> str:
+    """A run's readable label from the overrides that made it (a sweep's varying values):
+    ``optimizer=adam optimizer.learning_rate=0.003 seed=1``; the preset, output folder and
+    display settings left out. Without overrides: ``run_name``."""
+    skip = ("experiment", "name", "results_dir", "backend", "hydra", "trainer.verbose",
+            "trainer.resume", "scale")
+    kept = [o.lstrip("+~") for o in overrides or ()
+            if o.lstrip("+~").split("=")[0] not in skip
+            and not o.lstrip("+~").startswith("hydra")]
+    return " ".join(kept) or run_name(cfg)

@@ -12,6 +12,8 @@ import math
 import sys
 from pathlib import Path
 
+import keras
+
 _warned = False
 
 
@@ -37,8 +39,9 @@ class TensorBoardLog:
     diagnostics keep their names. The run's hyperparameters and final metrics
     (``final/<metric>``) go to the same directory, where the HParams dashboard finds them."""
 
-    def __init__(self, logdir):
+    def __init__(self, logdir, owner=None):
         self.logdir = Path(logdir)
+        self.owner = owner  # the run folder, named in run.txt beside the events
         self.tf = _tf()
         self._writers = {}
 
@@ -49,6 +52,9 @@ class TensorBoardLog:
     def _writer(self, split: str = ""):
         if split not in self._writers:
             path = self.logdir / split if split else self.logdir
+            if self.owner is not None and not self._writers:
+                path.mkdir(parents=True, exist_ok=True)
+                (self.logdir / "run.txt").write_text(f"{self.owner}\n", encoding="utf-8")
             self._writers[split] = self.tf.summary.create_file_writer(str(path))
         return self._writers[split]
 
@@ -92,3 +98,85 @@ class TensorBoardLog:
             writer.flush()
             writer.close()
         self._writers = {}
+
+
+def run_logdir(sweep_dir, label: str, run_dir) -> Path:
+    """``<sweep folder>/tensorboard/<label>``: TensorBoard lists a run by its folder path
+    under ``--logdir``, so runs appear under their labels (the values a sweep varied). The
+    folder names its run in ``run.txt`` (written with the first event); a label another run
+    already holds gets the run folder's hash appended."""
+    name = label.replace("/", "|").strip() or Path(run_dir).name
+    path = Path(sweep_dir) / "tensorboard" / name
+    owner = path / "run.txt"
+    if owner.exists() and owner.read_text(encoding="utf-8").strip() != str(run_dir):
+        path = path.with_name(f"{name} #{Path(run_dir).name.rsplit('_', 1)[-1]}")
+    return path
+
+
+class TensorBoardScalars(keras.callbacks.Callback):
+    """Each epoch's row (``logs``, as ``dlkit.training.callbacks.EpochSummary`` leaves it)
+    into ``log``. At the start of training the event folder is rebuilt from ``rows`` (the
+    epochs a resumed run already has), so no epoch is logged twice."""
+
+    def __init__(self, log: TensorBoardLog, rows: list[dict]):
+        super().__init__()
+        self.log, self.rows = log, rows
+
+    def replay(self) -> None:
+        self.log.close()
+        for events in self.log.logdir.glob("events.out.tfevents.*"):
+            events.unlink()
+        for row in self.rows:
+            self.log.history_row(row)
+
+    def on_train_begin(self, logs=None):
+        self.replay()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.log.history_row(logs)
+
+
+def write_experiment(sweep_dir) -> Path | None:
+    """The HParams columns of a sweep folder: the defining keys that vary across its runs
+    (each with its values) and every final metric, written as the experiment summary of
+    ``<sweep folder>/tensorboard``. The HParams dashboard then shows exactly these columns;
+    without it, it guesses them from the sessions and may leave a varying key unticked."""
+    import json
+
+    from experiments import spec
+
+    tf = _tf()
+    if tf is None:
+        return None
+    from tensorboard.plugins.hparams import api as hp
+
+    configs, metrics = [], set()
+    for file in sorted(Path(sweep_dir).glob("*/result.json")):
+        try:
+            result = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        configs.append(spec.flat(spec.defining(result.get("config") or {})))
+        metrics |= {k for k, v in (result.get("metrics") or {}).items()
+                    if isinstance(v, (int, float))}
+    if not configs:
+        return None
+    columns = []
+    for key in sorted({k for c in configs for k in c}):
+        values = {c.get(key) for c in configs}
+        if len(values) < 2 or not all(isinstance(v, (bool, int, float, str)) for v in values):
+            continue
+        kinds = {type(v) for v in values}
+        domain = hp.Discrete(sorted(values)) if len(kinds) == 1 else None
+        columns.append(hp.HParam(key, domain))
+    root = Path(sweep_dir) / "tensorboard"
+    root.mkdir(parents=True, exist_ok=True)
+    for old in root.glob("events.out.tfevents.*"):
+        old.unlink()
+    writer = tf.summary.create_file_writer(str(root))
+    with writer.as_default():
+        hp.hparams_config(hparams=columns, metrics=[
+            hp.Metric(f"final/{m}", display_name=m) for m in sorted(metrics)]
+            + [hp.Metric("loss/validation", display_name="validation loss (per epoch)")])
+    writer.close()
+    return root

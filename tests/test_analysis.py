@@ -50,10 +50,12 @@ def test_trajectories_use_the_optimizers_and_draw(tmp_path):
 
 def test_summary_groups_by_defining_keys_only(tmp_path):
     """Runs that differ in a display key (trainer.verbose) and in their time to target are
-    still one group per model, with epochs-to-target averaged over the seeds."""
-    from experiments.report import summarize
+    still one group per model, with epochs-to-target averaged over the seeds: the report
+    reads runs through experiments.spec.defining, which leaves display keys out."""
+    import json
 
-    rows = []
+    from experiments.report import load, summarize
+
     for model, epochs in (("mlp", [1, 2, 3]), ("cnn", [2, 2, 5])):
         for seed, hit in enumerate(epochs):
             path = tmp_path / f"{model}_{seed}"
@@ -61,11 +63,15 @@ def test_summary_groups_by_defining_keys_only(tmp_path):
             acc = [0.5 + 0.5 * (e >= hit) for e in range(1, 6)]
             pd.DataFrame({"epoch": range(1, 6), "val_accuracy": acc,
                           "epoch_time_s": [1.0] * 5}).to_csv(path / "history.csv", index=False)
-            rows.append({"model.name": model, "trainer.verbose": seed == 0, "seed": seed,
-                         "test_accuracy": acc[-1], "path": str(path)})
-    table = summarize(pd.DataFrame(rows), ("val_accuracy", 0.9)).set_index("model.name")
+            config = {"name": "s", "model": {"name": model}, "seed": seed,
+                      "trainer": {"verbose": seed == 0, "epochs": 5}}
+            (path / "result.json").write_text(json.dumps(
+                {"config": config, "status": "completed", "seed": seed,
+                 "metrics": {"test_accuracy": acc[-1]}}))
+    runs = load(tmp_path, all_columns=True)
+    assert "trainer.verbose" not in runs.columns
+    table = summarize(runs, ("val_accuracy", 0.9)).set_index("model.name")
     assert list(table.index) == ["cnn", "mlp"] and list(table["n"]) == [3, 3]
-    assert "trainer.verbose" not in table.columns
     assert table.loc["mlp", "epochs_to_target_mean"] == pytest.approx(2.0)
     assert table.loc["cnn", "epochs_to_target_mean"] == pytest.approx(3.0)
     assert table.loc["cnn", "time_to_target_s_mean"] == pytest.approx(3.0)

@@ -43,7 +43,7 @@ def test_single_run_writes_a_self_describing_folder(tmp_path):
                    "epoch_time_s"):
         assert column in history.columns
     assert (run / "config.yaml").exists() and (run / "state.json").exists()
-    assert [p for p in (run / "tensorboard").iterdir() if p.name.startswith("events")]
+    assert [p for p in Path(result["tensorboard"]).iterdir() if p.name.startswith("events")]
     # the same command again skips the completed run
     again = cli(f"results_dir={tmp_path}", "trainer.epochs=8", cwd=tmp_path)
     assert "skipping" in again.stdout and len(results(tmp_path)) == 1

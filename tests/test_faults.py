@@ -36,8 +36,8 @@ def history(run_dir):
 def tensorboard_steps(run_dir, tag="loss/train"):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    acc = EventAccumulator(str(Path(run_dir) / "tensorboard"),
-                           size_guidance={"tensors": 0})
+    logdir = json.loads((Path(run_dir) / "result.json").read_text())["tensorboard"]
+    acc = EventAccumulator(logdir, size_guidance={"tensors": 0})
     acc.Reload()
     return [event.step for event in acc.Tensors(tag)]
 
@@ -191,9 +191,10 @@ def test_two_concurrent_sweeps_train_each_run_once(tmp_path):
     assert (trained, skipped) == (3, 3)          # each run: trained once, skipped once
     for run in runs:
         assert list(pd.read_csv(run / "history.csv")["epoch"]) == [1, 2, 3]
-        files = [p for p in (run / "tensorboard").iterdir() if p.name.startswith("events")]
+        logdir = Path(json.loads((run / "result.json").read_text())["tensorboard"])
+        files = [p for p in logdir.iterdir() if p.name.startswith("events")]
         assert len(files) == 1
-        acc = EventAccumulator(str(run / "tensorboard"), size_guidance={"tensors": 0})
+        acc = EventAccumulator(str(logdir), size_guidance={"tensors": 0})
         acc.Reload()
         for tag in ("loss/train", "loss/validation"):
             assert [e.step for e in acc.Tensors(tag)] == [1, 2, 3]

@@ -3,22 +3,12 @@ per-step losses, unit spread, umask."""
 
 import os
 import stat
-from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
 from dlkit.training.loop import EpochLoop, read_history, unit_spread
-
-
-class NullBoard:
-    def __init__(self, logdir):
-        self.logdir = Path(logdir)
-        self.rows = []
-
-    def history_row(self, row):
-        self.rows.append(row)
 
 
 def _data():
@@ -45,15 +35,15 @@ def _loop(run_dir, epochs, **kw):
 
 def test_resume_with_dropout_equals_an_uninterrupted_run(tmp_path):
     whole = _loop(tmp_path / "whole", 4)
-    whole.run(NullBoard(tmp_path / "whole" / "tb"))
+    whole.run()
     first = _loop(tmp_path / "cut", 2)
-    first.run(NullBoard(tmp_path / "cut" / "tb"))
+    first.run()
     # a new process would build a new model with a fresh random-number state
     keras.utils.set_random_seed(999)
     second = _loop(tmp_path / "cut", 4)
     second.model = _model(seed=3)
     assert second.resume()
-    second.run(NullBoard(tmp_path / "cut" / "tb"))
+    second.run()
     a = read_history(tmp_path / "whole" / "history.csv")
     b = read_history(tmp_path / "cut" / "history.csv")
     assert [r["epoch"] for r in b] == [1, 2, 3, 4]
@@ -65,15 +55,15 @@ def test_dropout_masks_really_differ_between_epochs_without_the_state(tmp_path):
     """The check above can fail: without restoring the random-number state, epoch 3
     differs (so the state in the checkpoint is what makes it equal)."""
     whole = _loop(tmp_path / "whole", 3)
-    whole.run(NullBoard(tmp_path / "whole" / "tb"))
+    whole.run()
     first = _loop(tmp_path / "cut", 2)
-    first.run(NullBoard(tmp_path / "cut" / "tb"))
+    first.run()
     model = first.model
     state = [v for v in model.variables if "seed_generator" in v.path]
     assert state, "dropout's seed generator state is a model variable"
     state[0].assign(np.zeros(state[0].shape, state[0].dtype))  # a different state
     first.epochs, first.start_epoch, first.rows = 3, 2, first.rows
-    first.run(NullBoard(tmp_path / "cut" / "tb"))
+    first.run()
     a = read_history(tmp_path / "whole" / "history.csv")[2]
     b = read_history(tmp_path / "cut" / "history.csv")[2]
     assert a["loss"] != b["loss"]
@@ -83,7 +73,7 @@ def test_step_losses_are_the_batch_losses(tmp_path):
     loop = _loop(tmp_path / "r", 2, log_steps=True)
     start = _model()
     start.set_weights(loop.model.get_weights())
-    loop.run(NullBoard(tmp_path / "r" / "tb"))
+    loop.run()
     steps = read_history(tmp_path / "r" / "steps.csv")
     assert [(r["epoch"], r["step"]) for r in steps][:7] == [(1, s) for s in range(1, 7)] + \
         [(2, 1)]
@@ -115,3 +105,52 @@ def test_result_files_follow_the_umask(tmp_path):
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o644
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+class Rows(keras.callbacks.Callback):
+    """A caller's callback: sees each epoch's row as logs."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.rows.append(dict(logs))
+
+
+def test_callers_callbacks_see_each_epochs_row_after_history_and_checkpoint(tmp_path):
+    seen = Rows()
+    loop = _loop(tmp_path / "r", 3, callbacks=[seen])
+    outcome = loop.run()
+    assert outcome.status == "completed" and outcome.epochs_completed == 3
+    history = read_history(tmp_path / "r" / "history.csv")
+    assert [r["epoch"] for r in seen.rows] == [1, 2, 3]
+    for row, written in zip(seen.rows, history):
+        assert row == pytest.approx(written)
+        assert list(row)[:2] == ["epoch", "loss"] and row["learning_rate"] == \
+            pytest.approx(1e-2) and row["epoch_time_s"] > 0
+    assert sorted(p.name for p in (tmp_path / "r" / "checkpoints").iterdir()) == \
+        ["epoch_0002.npz", "epoch_0003.npz"]
+
+
+def test_a_non_finite_loss_stops_the_run_as_diverged(tmp_path):
+    x, y, xv, yv = _data()
+    x = x.copy()
+    x[40] = np.inf  # the third batch of 16 meets an infinite input
+    loop = EpochLoop(_model(), (x, y, xv, yv), 4, 16, seed=5, run_dir=tmp_path / "r")
+    outcome = loop.run()
+    history = read_history(tmp_path / "r" / "history.csv")
+    assert outcome.status == "diverged" and outcome.diverged_epoch == 1
+    assert outcome.epochs_completed == 0 and len(history) == 1
+    assert not np.isfinite(history[0]["loss"])
+    assert not (tmp_path / "r" / "state.json").exists()  # no checkpoint of NaN weights
+
+
+def test_plateau_lowers_the_rate_the_next_epoch_uses(tmp_path):
+    from dlkit.schedules import Plateau
+
+    # min_delta so large that no epoch counts as an improvement after the first
+    loop = _loop(tmp_path / "r", 4, plateau=Plateau(factor=0.5, patience=1, min_delta=10.0))
+    loop.run()
+    rates = [r["learning_rate"] for r in read_history(tmp_path / "r" / "history.csv")]
+    assert rates == pytest.approx([1e-2, 1e-2, 5e-3, 2.5e-3])

@@ -27,9 +27,12 @@ def config(tmp_path, *overrides):
     (["+trainer.foo=1"], "trainer.foo is not a trainer setting"),
     (["+trainer.epoch=5"], "did you mean epochs?"),
     (["+optimzer=adam"], "did you mean optimizer?"),
-    (["+optimizer.foo=1"], "Argument(s) not recognized: {'foo': 1}"),
-    (["+model.foo=1"], "unexpected keyword argument 'foo'"),
-    (["+loss.labl=x"], "loss.labl is not a setting of loss; its options have"),
+    (["+optimizer.foo=1"], "optimizer.foo is not an argument of optimizer 'adam'; it takes "
+                           "beta_1, beta_2, bias_correction, clipnorm"),
+    (["+model.foo=1"], "model.foo is not an argument of model 'mlp'; it takes batchnorm"),
+    (["+loss.labl=x"], "loss.labl is not an argument of loss 'cross_entropy'; it takes dtype"),
+    (["+dataset.corrupt=0.1"], "dataset.corrupt is not an argument of dataset 'digits'"),
+    (["model.kernel_initializer=nope"], "model.kernel_initializer='nope' is not accepted"),
     (["+schedule.foo=1"], "schedule.foo is not a setting of schedule"),
     (["trainer.resume=maybe"], "trainer.resume='maybe' is not accepted: use true or false"),
     (["trainer.deterministic=maybe"], "trainer.deterministic='maybe'"),
@@ -53,8 +56,8 @@ def test_bad_input_is_refused_before_training(tmp_path, overrides, message):
 
 def test_preset_only_keys_do_not_define_a_run(tmp_path):
     """Editing a preset's full size or its claims leaves its small runs' identity alone."""
-    from dlkit.training.identity import run_id
     from experiments.pipeline import resolve
+    from experiments.pipeline import run_folder as run_id
 
     base = resolve(config(tmp_path, "experiment=gd_regimes"))
     edited = resolve(config(tmp_path, "experiment=gd_regimes", "sizes.full.epochs=999"))
@@ -62,3 +65,64 @@ def test_preset_only_keys_do_not_define_a_run(tmp_path):
     assert "claims" not in base and "sizes" not in base
     changed = resolve(config(tmp_path, "experiment=gd_regimes", "trainer.epochs=3"))
     assert run_id(changed) != run_id(base)
+
+
+def test_a_bug_while_building_is_a_failed_run_not_bad_input(tmp_path, monkeypatch):
+    """Only the library's ConfigError is the user's mistake: a ValueError from anywhere
+    else while building (here a stand-in for a programming error) is a failed run with a
+    traceback.txt, not 'bad input'."""
+    from experiments import pipeline
+
+    def broken(cfg, dataset):
+        raise ValueError("a bug, not a setting")
+
+    monkeypatch.setattr(pipeline, "build", broken)
+    with pytest.raises(pipeline.RunFailed, match="a bug, not a setting"):
+        execute(config(tmp_path, "trainer.epochs=1"), verbose=False)
+    (folder,) = [p.parent for p in tmp_path.rglob("result.json")]
+    assert "ValueError: a bug, not a setting" in (folder / "traceback.txt").read_text()
+
+
+def test_keys_of_another_schedule_do_not_define_a_run(tmp_path):
+    from experiments.pipeline import resolve, run_folder
+
+    plain = resolve(config(tmp_path, "schedule=cosine"))
+    with_step = resolve(config(tmp_path, "schedule=cosine", "+schedule.step_epochs=5"))
+    assert "step_epochs" not in with_step["schedule"]
+    assert run_folder(plain) == run_folder(with_step)
+    step = resolve(config(tmp_path, "schedule=step", "schedule.step_epochs=5"))
+    assert step["schedule"]["step_epochs"] == 5
+    assert run_folder(step) != run_folder(resolve(config(tmp_path, "schedule=step")))
+
+
+def test_reading_results_starts_no_keras_backend():
+    """The report's table and dlkit.analysis need pandas, not Keras: importing them starts
+    no backend (TensorFlow's start alone takes seconds and most of a GB)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, dlkit, dlkit.analysis.stats, experiments.report; "
+            "print(sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_load_model_registers_dlkit_classes(tmp_path):
+    """dlkit.load_model reads a .keras file with dlkit layers and optimizer in a process
+    where nothing else imported dlkit's modules."""
+    import subprocess
+    import sys
+
+    from dlkit import models, optimizers
+
+    model = models.get("lenet5", (32, 32, 1), 10, output_activation="softmax")
+    model.compile(optimizer=optimizers.get("adam"), loss="mse")
+    model.save(tmp_path / "m.keras")
+    path = str(tmp_path / "m.keras")
+    code = (f"import dlkit; m = dlkit.load_model({path!r}); "
+            "print(type(m.optimizer).__module__, m.count_params())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[-2:] == ["dlkit.optimizers", str(model.count_params())]

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -27,12 +28,14 @@ def sweep(tmp_path_factory):
 def test_event_files_hold_every_epoch(sweep):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    runs = sorted(p for p in sweep.iterdir() if (p / "tensorboard").is_dir())
-    assert len(runs) == 2
-    for run in runs:
-        # one event directory per run: TensorBoard lists the run once
-        assert not [p for p in (run / "tensorboard").iterdir() if p.is_dir()]
-        acc = EventAccumulator(str(run / "tensorboard"), size_guidance={"tensors": 0})
+    logs = sorted(p for p in (sweep / "tensorboard").iterdir() if p.is_dir())
+    # one event directory per run, named by the value the sweep varied
+    assert [p.name for p in logs] == ["activation=relu", "activation=tanh"]
+    for log in logs:
+        assert not [p for p in log.iterdir() if p.is_dir()]
+        run = Path((log / "run.txt").read_text().strip())
+        assert json.loads((run / "result.json").read_text())["tensorboard"] == str(log)
+        acc = EventAccumulator(str(log), size_guidance={"tensors": 0})
         acc.Reload()
         tags = set(acc.Tags()["tensors"])
         assert {"loss/train", "loss/validation", "accuracy/train", "accuracy/validation",
@@ -84,7 +87,9 @@ def test_tensorboard_server_lists_runs_hparams_and_metrics(sweep):
                 pass
             time.sleep(1)
         assert runs, "tensorboard did not answer"
-        assert len(runs) == 2 and all(r.endswith("/tensorboard") for r in runs)  # once each
+        # each run once, under the swept value (the folder of the sweep's HParams columns
+        # holds no scalars, so it is not a run of the scalar dashboards)
+        assert sorted(r for r in runs if r != ".") == ["activation=relu", "activation=tanh"]
 
         experiment = {}
         while time.time() < deadline:
@@ -93,8 +98,9 @@ def test_tensorboard_server_lists_runs_hparams_and_metrics(sweep):
             if experiment.get("hparamInfos") and experiment.get("metricInfos"):
                 break
             time.sleep(1)
-        hparams = {h["name"] for h in experiment["hparamInfos"]}
-        assert {"activation.name", "seed", "optimizer.learning_rate"} <= hparams
+        # the columns are the keys the sweep varied, with their values
+        assert [(h["name"], sorted(h["domainDiscrete"])) for h in experiment["hparamInfos"]] \
+            == [("activation.name", ["relu", "tanh"])]
         metrics = {m["name"]["tag"] for m in experiment["metricInfos"]}
         assert "final/test_accuracy" in metrics and "loss/validation" in metrics
 
@@ -105,8 +111,10 @@ def test_tensorboard_server_lists_runs_hparams_and_metrics(sweep):
         sessions = groups["sessionGroups"]
         assert len(sessions) == 2
         assert {s["hparams"]["activation.name"] for s in sessions} == {"relu", "tanh"}
-        results = {json.loads((sweep / s["name"] / "result.json").read_text())["metrics"][
-            "test_accuracy"] for s in sessions}
+        folders = [Path((sweep / "tensorboard" / s["name"] / "run.txt").read_text().strip())
+                   for s in sessions]
+        results = {json.loads((f / "result.json").read_text())["metrics"]["test_accuracy"]
+                   for f in folders}
         served = set()
         for s in sessions:
             for value in s["metricValues"]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from dlkit.errors import ConfigError
+
 ACCEPTED_PADDING = (
     '"valid", "same", or an explicit list [[0,0],[top,bottom],[left,right],[0,0]] '
     "(channels_last) / [[0,0],[0,0],[top,bottom],[left,right]] (channels_first) "
@@ -24,17 +26,17 @@ def parse_padding(padding, data_format="channels_last"):
     if isinstance(padding, str):
         if padding.lower() in ("valid", "same"):
             return None
-        raise ValueError(f"padding={padding!r} is not accepted; use {ACCEPTED_PADDING}")
+        raise ConfigError(f"padding={padding!r} is not accepted; use {ACCEPTED_PADDING}")
     try:
         pairs = [list(pair) for pair in padding]
     except TypeError:
-        raise ValueError(f"padding={padding!r} is not accepted; use {ACCEPTED_PADDING}") from None
+        raise ConfigError(f"padding={padding!r} is not accepted; use {ACCEPTED_PADDING}") from None
     ok = len(pairs) == 4 and all(
         len(pair) == 2 and all(_is_int(v) and v >= 0 for v in pair) for pair in pairs
     )
     fixed = (0, 3) if data_format == "channels_last" else (0, 1)
     if not ok or any(pairs[axis] != [0, 0] for axis in fixed):
-        raise ValueError(
+        raise ConfigError(
             f"padding={padding!r} is not accepted ({data_format}: batch and channel padding "
             f"must be [0, 0]); use {ACCEPTED_PADDING}"
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from dlkit.errors import ConfigError
+
 
 @keras.saving.register_keras_serializable(package="dlkit")
 class Inception(keras.layers.Layer):
@@ -23,7 +25,7 @@ class Inception(keras.layers.Layer):
                             pool_proj=pool_proj)
         for key, value in self.filters.items():
             if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"Inception {key} must be a positive int, got {value!r}")
+                raise ConfigError(f"Inception {key} must be a positive int, got {value!r}")
         self.activation = activation
 
         def conv(filters, size, tag):

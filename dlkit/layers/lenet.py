@@ -6,6 +6,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from dlkit.errors import ConfigError
+
 # Table I of LeCun et al. (1998): which S2 maps (rows) feed each C3 map (columns).
 C3_TABLE = (
     (0, 1, 2), (1, 2, 3), (2, 3, 4), (3, 4, 5), (4, 5, 0), (5, 0, 1),
@@ -81,7 +83,7 @@ class PartialConv2D(keras.layers.Layer):
     def build(self, input_shape):
         c_in = input_shape[-1]
         if max(max(m) for m in self.table) >= c_in:
-            raise ValueError(f"connection table {self.table} names an input map >= {c_in}")
+            raise ConfigError(f"connection table {self.table} names an input map >= {c_in}")
         n = sum(len(m) for m in self.table)
         scatter = np.zeros((n, c_in * self.filters), dtype="float32")
         k = 0
@@ -132,7 +134,7 @@ class RBF(keras.layers.Layer):
     def __init__(self, units, mode="distance", seed=None, **kwargs):
         super().__init__(**kwargs)
         if mode not in ("distance", "logits"):
-            raise ValueError(f"mode must be 'distance' or 'logits', got {mode!r}")
+            raise ConfigError(f"mode must be 'distance' or 'logits', got {mode!r}")
         self.units, self.mode, self.seed = int(units), mode, seed
 
     def build(self, input_shape):

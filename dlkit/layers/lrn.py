@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from dlkit.errors import ConfigError
+
 
 @keras.saving.register_keras_serializable(package="dlkit")
 class LocalResponseNormalization(keras.layers.Layer):
@@ -18,7 +20,7 @@ class LocalResponseNormalization(keras.layers.Layer):
     def __init__(self, depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(depth_radius, int) or depth_radius < 0:
-            raise ValueError(f"depth_radius must be a non-negative int, got {depth_radius!r}")
+            raise ConfigError(f"depth_radius must be a non-negative int, got {depth_radius!r}")
         self.depth_radius, self.bias, self.alpha, self.beta = depth_radius, bias, alpha, beta
 
     def call(self, inputs):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from dlkit.errors import ConfigError
+
 
 class _Cell(keras.layers.Layer):
     gates = 1
@@ -17,7 +19,7 @@ class _Cell(keras.layers.Layer):
     def __init__(self, units, activation="tanh", **kwargs):
         super().__init__(**kwargs)
         if not isinstance(units, int) or units <= 0:
-            raise ValueError(f"units must be a positive int, got {units!r}")
+            raise ConfigError(f"units must be a positive int, got {units!r}")
         self.units = units
         self.activation = keras.activations.get(activation)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from dlkit.errors import ConfigError
+
 SHORTCUTS = ("auto", "identity", "projection", "pad")
 
 # Moving-average momentum of the batch-norm statistics: 0.9, PyTorch's momentum=0.1 and the
@@ -32,12 +34,12 @@ class _ResidualBlock(keras.layers.Layer):
                  bn_momentum=BN_MOMENTUM, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(bn_momentum, (int, float)) or not 0.0 <= bn_momentum < 1.0:
-            raise ValueError(f"bn_momentum must be a number in [0, 1), got {bn_momentum!r}")
+            raise ConfigError(f"bn_momentum must be a number in [0, 1), got {bn_momentum!r}")
         self.bn_momentum = float(bn_momentum)
         if not isinstance(filters, int) or filters <= 0:
-            raise ValueError(f"filters must be a positive int, got {filters!r}")
+            raise ConfigError(f"filters must be a positive int, got {filters!r}")
         if shortcut not in SHORTCUTS:
-            raise ValueError(f"shortcut must be one of {SHORTCUTS}, got {shortcut!r}")
+            raise ConfigError(f"shortcut must be one of {SHORTCUTS}, got {shortcut!r}")
         self.filters, self.strides, self.shortcut = filters, int(strides), shortcut
         self.activation = activation
         self.act = layers.Activation(activation)
@@ -56,7 +58,7 @@ class _ResidualBlock(keras.layers.Layer):
         if self.shortcut == "auto":
             return "identity" if matches else "projection"
         if self.shortcut == "identity" and not matches:
-            raise ValueError(
+            raise ConfigError(
                 f"identity shortcut needs matching shapes: input has {input_shape[-1]} channels, "
                 f"block outputs {self.out_channels} with stride {self.strides}")
         return self.shortcut

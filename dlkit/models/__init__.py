@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import keras
 
+from dlkit.errors import ConfigError
 from dlkit.models import alexnet, basic, googlenet, lenet, recurrent, resnet  # noqa: F401
 from dlkit.models._registry import REGISTRY
 
@@ -19,9 +20,9 @@ def get(name: str, input_shape, num_classes: int, **kwargs) -> keras.Model:
     builder = REGISTRY.lookup(name)
     shape = tuple(input_shape)
     if not shape or any(not isinstance(d, int) or d <= 0 for d in shape):
-        raise ValueError(f"input_shape must be positive ints, got {input_shape!r}")
+        raise ConfigError(f"input_shape must be positive ints, got {input_shape!r}")
     if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes <= 0:
-        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+        raise ConfigError(f"num_classes must be a positive int, got {num_classes!r}")
     return builder(shape, num_classes, **kwargs)
 
 

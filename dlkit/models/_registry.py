@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from keras import layers
 
+from dlkit.errors import ConfigError
 from dlkit.registry import Registry
 
 REGISTRY = Registry("model")
@@ -13,7 +14,7 @@ OUTPUT_ACTIVATIONS = ("softmax", "sigmoid", "linear")
 
 def check_output_activation(output_activation: str) -> str:
     if output_activation not in OUTPUT_ACTIVATIONS:
-        raise ValueError(
+        raise ConfigError(
             f"output_activation must be one of {OUTPUT_ACTIVATIONS}, got {output_activation!r}")
     return output_activation
 
@@ -21,10 +22,10 @@ def check_output_activation(output_activation: str) -> str:
 def require_image(input_shape, name: str, min_size: int = 1):
     """Check for an (H, W, C) input of at least ``min_size`` pixels a side."""
     if len(input_shape) != 3:
-        raise ValueError(f"{name} needs image inputs of shape (height, width, channels), "
+        raise ConfigError(f"{name} needs image inputs of shape (height, width, channels), "
                          f"got {input_shape}; use an image dataset")
     if min(input_shape[:2]) < min_size:
-        raise ValueError(f"{name} needs images of at least {min_size}x{min_size}, got "
+        raise ConfigError(f"{name} needs images of at least {min_size}x{min_size}, got "
                          f"{input_shape[0]}x{input_shape[1]}; set dataset.image_size={min_size} "
                          "or larger")
 

@@ -6,13 +6,19 @@ import keras
 from keras import layers
 
 from dlkit import layers as dl
+from dlkit.errors import ConfigError
 from dlkit.models._registry import REGISTRY, head, require_image
 
 
 def _initializer(kernel_initializer, constant_value):
     if kernel_initializer == "constant":
         return keras.initializers.Constant(constant_value)
-    return keras.initializers.get(kernel_initializer)
+    try:
+        return keras.initializers.get(kernel_initializer)
+    except ValueError:
+        raise ConfigError(f"model.kernel_initializer={kernel_initializer!r} is not accepted; "
+                          "use a Keras initializer name (glorot_uniform, he_normal, "
+                          "random_normal, zeros, …) or constant") from None
 
 
 @REGISTRY.register("mlp")
@@ -27,9 +33,9 @@ def mlp(input_shape, num_classes, activation="relu", output_activation="softmax"
     BatchNormalization before each activation.
     """
     if not isinstance(depth, int) or depth < 0:
-        raise ValueError(f"depth must be a non-negative int, got {depth!r}")
+        raise ConfigError(f"depth must be a non-negative int, got {depth!r}")
     if not isinstance(width, int) or width <= 0:
-        raise ValueError(f"width must be a positive int, got {width!r}")
+        raise ConfigError(f"width must be a positive int, got {width!r}")
     inputs = keras.Input(input_shape, name="inputs")
     x = layers.Flatten(name="flatten")(inputs) if len(input_shape) > 1 else inputs
     for i in range(1, depth + 1):

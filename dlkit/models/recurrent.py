@@ -6,12 +6,13 @@ import keras
 from keras import layers
 
 from dlkit import layers as dl
+from dlkit.errors import ConfigError
 from dlkit.models._registry import REGISTRY, head
 
 
 def _sequence_model(name, cell, input_shape, num_classes, output_activation):
     if len(input_shape) != 2:
-        raise ValueError(f"{name} needs sequence inputs of shape (timesteps, features), got "
+        raise ConfigError(f"{name} needs sequence inputs of shape (timesteps, features), got "
                          f"{input_shape}; use dataset=adding or dataset=digits_sequence")
     inputs = keras.Input(input_shape, name="inputs")
     x = layers.RNN(cell, name=name)(inputs)

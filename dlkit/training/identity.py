@@ -5,26 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 
-# Keys that change where or how a run is shown, not what it computes or records.
-# (``trainer.diagnostics`` defines a run: a run made without diagnostics cannot stand in for
-# one that needs them.)
-NON_DEFINING = {
-    ("results_dir",), ("name",), ("trainer", "resume"), ("trainer", "verbose"), ("hydra",),
-}
+
+def config_hash(defining: dict, length: int = 10) -> str:
+    """The first ``length`` hex digits of the SHA-256 of ``defining`` as sorted JSON."""
+    text = json.dumps(defining, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
-def _strip(node, prefix=()):
-    if not isinstance(node, dict):
-        return node
-    return {k: _strip(v, prefix + (k,)) for k, v in sorted(node.items())
-            if prefix + (k,) not in NON_DEFINING}
-
-
-def run_id(config: dict, length: int = 10) -> str:
-    """``<model>_<loss>_<optimizer>_s<seed>_<hash>``: the hash covers the whole resolved
-    configuration (seed included) except the keys in ``NON_DEFINING``."""
-    defining = _strip(config)
-    digest = hashlib.sha256(json.dumps(defining, sort_keys=True, default=str).encode())
-    parts = [str(config.get(group, {}).get("name", "x")) for group in ("model", "loss",
-                                                                       "optimizer")]
-    return "_".join([*parts, f"s{config.get('seed', 0)}", digest.hexdigest()[:length]])
+def run_id(defining: dict, name: str, length: int = 10) -> str:
+    """``<name>_<hash of defining>``: ``defining`` is everything that defines the run (the
+    caller decides what that is), ``name`` a readable prefix."""
+    return f"{name}_{config_hash(defining, length)}"

@@ -114,7 +114,13 @@ def main(argv=None) -> int:
 
 
 def _report(claims, args) -> int:
+    from pathlib import Path
+
     from experiments.claims.report import collect, write
+    from experiments.tensorboard_log import write_experiment
+
+    for preset in sorted({c.preset for c in claims}):  # each preset's HParams columns
+        write_experiment(Path(args.results) / preset)
 
     results, missing = collect(args.results, claims, extra=args.override)
     for path in write(results, missing, args.out or args.results):

@@ -159,7 +159,7 @@ def lag_sensitivity(result, seeds: int = 3, sequences: int = 256) -> pd.DataFram
     problem (a network that solved it has 1 there). From the final runs' ``model.keras``."""
     import keras
 
-    import dlkit  # noqa: F401  (registers dlkit's layers for loading)
+    import dlkit
     from dlkit import data
 
     rows = []
@@ -168,10 +168,11 @@ def lag_sensitivity(result, seeds: int = 3, sequences: int = 256) -> pd.DataFram
             run = runs[0]
             if run is None or run.status != "completed":
                 continue
-            ds_cfg = {k: v for k, v in run.config["dataset"].items() if k != "name"}
-            dataset = data.load("adding", seed=seed, **ds_cfg)
+            from experiments.pipeline import arguments
+
+            dataset = data.load("adding", seed=seed, **arguments("dataset", run.config["dataset"]))
             x = dataset.x_test[:sequences]
-            model = keras.saving.load_model(run.path / "model.keras", compile=False)
+            model = dlkit.load_model(run.path / "model.keras", compile=False)
             grad = input_gradient(lambda t, model=model: keras.ops.sum(model(t)), x)
             values = np.abs(grad[..., 0])  # d y / d value_t
             length = x.shape[1]

@@ -226,6 +226,15 @@ def figure_data(r: ClaimResult) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _axis_label(claim, stat) -> str:
+    """The statistic in words for an axis: ``final mape (val when tuning, test in the
+    final runs)`` for a final metric, else its name and unit."""
+    column = claim.args.get("column")
+    if claim.statistic == "final_metric" and column:
+        return f"final {column} (validation when tuning, test in final runs)"
+    return f"{claim.statistic} ({stat.unit})"
+
+
 def write(results: list[ClaimResult], missing, out) -> list[Path]:
     """claims.json, claims.md and one figure per claim (PNG + CSV) into ``out``."""
     from dlkit.analysis import figures as fig
@@ -239,7 +248,7 @@ def write(results: list[ClaimResult], missing, out) -> list[Path]:
         png = out / f"claim_{r.claim.key}.png"
         data.to_csv(png.with_suffix(".csv"), index=False)
         made[r.claim.key] = fig.claim_figure(
-            data, png, title=r.claim.text, statistic=f"{r.claim.statistic} ({stat.unit})",
+            data, png, title=r.claim.text, statistic=_axis_label(r.claim, stat),
             better=statistics.REGISTRY[r.claim.tuning_statistic[0]].better,
             verdict=f"{r.verdict} (A/A: {r.control_verdict})", scale=_scale_for(data),
             tune_label=f"tuned on {r.claim.tune_on}" if r.claim.tune_on else None)

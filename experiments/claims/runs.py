@@ -81,17 +81,16 @@ class Runs:
         key = (preset, tuple(overrides))
         if key in self._cache:
             return self._cache[key]
-        from dlkit.training.identity import run_id
+        from experiments.pipeline import FINISHED, RunFailed, execute, run_folder
 
         cfg = self.compose(preset, overrides)
-        folder = Path(cfg["results_dir"]) / cfg["name"] / run_id(cfg)
+        folder = run_folder(cfg)
         result = _read(folder / "result.json")
-        from experiments.pipeline import FINISHED, RunFailed, execute
 
         if self.execute and (result is None or result.get("status") not in FINISHED):
             cfg["trainer"]["verbose"] = False
             try:
-                execute(cfg, verbose=self.verbose)
+                execute(cfg, verbose=self.verbose, overrides=[*self.extra, *overrides])
             except RunFailed as err:
                 print(f"  {err}", flush=True)
             self.trained += 1
