@@ -54,14 +54,16 @@ def instrumented(timers: Timers):
     import keras
 
     from dlkit import data
-    from dlkit.training import loop
+    from dlkit.training import callbacks, loop
     from experiments import pipeline, tensorboard_log
 
     targets = [(data, "load", "data load + split"), (pipeline, "build", "model build + compile"),
                (loop.EpochLoop, "run", "fit (all epochs, incl. per-epoch work)"),
-               (loop.EpochLoop, "end_epoch", "per-epoch work (history, checkpoint, TB)"),
-               (loop.EpochLoop, "_checkpoint", "  of which history + checkpoint files"),
-               (tensorboard_log.TensorBoardLog, "history_row", "  of which TensorBoard scalars"),
+               (callbacks.EpochSummary, "on_epoch_end", "  per-epoch row (metrics, lr, time)"),
+               (callbacks.HistoryCSV, "on_epoch_end", "  per-epoch history.csv"),
+               (loop.EpochLoop, "save_checkpoint", "  per-epoch checkpoint + state.json"),
+               (tensorboard_log.TensorBoardScalars, "on_epoch_end",
+                "  per-epoch TensorBoard scalars"),
                (pipeline, "_evaluate", "evaluate train/val/test"),
                (keras.Model, "save", "save model.keras"),
                (tensorboard_log.TensorBoardLog, "hparams", "TensorBoard HParams")]

@@ -355,3 +355,79 @@ def test_seconds_per_example_skips_the_first_epoch():
     run.result = {"data": {"train": 1000}}
     f = statistics.REGISTRY["seconds_per_example"].fn
     assert f([run], "final") == pytest.approx(1100.0)  # 1.1 s / 1000 examples, in µs
+
+
+# ---- the statistics of the pooling, batch-norm range and pairing claims ------------------
+def test_shifted_moves_pixels_and_fills_zeros():
+    images = np.arange(16, dtype="float32").reshape(1, 4, 4, 1) + 1
+    down = statistics.shifted(images, 1, 0)[0, ..., 0]
+    np.testing.assert_array_equal(down[0], 0)
+    np.testing.assert_array_equal(down[1:], images[0, :3, :, 0])
+    left = statistics.shifted(images, 0, -2)[0, ..., 0]
+    np.testing.assert_array_equal(left[:, :2], images[0, :, 2:, 0])
+    np.testing.assert_array_equal(left[:, 2:], 0)
+
+
+def _saved_run(tmp_path, model):
+    from pathlib import Path
+
+    Path(tmp_path).mkdir(parents=True, exist_ok=True)
+    model.save(Path(tmp_path) / "model.keras")
+    return SimpleNamespace(status="completed", path=Path(tmp_path), metrics={},
+                           config={"seed": 0, "dataset": {"name": "mnist_5k",
+                                                          "val_fraction": 0.15,
+                                                          "test_fraction": 0.15}})
+
+
+def test_shift_accuracy_drop_is_zero_for_a_shift_invariant_network(tmp_path):
+    """Convolutions then a global max: moving a centred MNIST digit by 2 pixels (its ink
+    stays inside the 28x28 frame) cannot change the output, so the drop is exactly 0; a
+    network that reads pixel positions (Flatten then Dense) does change."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((28, 28, 1))
+    h = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    invariant = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(
+        keras.layers.GlobalMaxPooling2D()(h)))
+    assert statistics.shift_accuracy_drop(
+        [_saved_run(tmp_path / "a", invariant)], "final", pixels=2) == 0.0
+    positional = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(
+        keras.layers.Flatten()(inputs)))
+    assert statistics.shift_accuracy_drop(
+        [_saved_run(tmp_path / "b", positional)], "final", pixels=2) != 0.0
+
+
+def test_generalization_gap_in_points():
+    run = _run()
+    run.metrics = {"train_accuracy": 0.99, "val_accuracy": 0.95, "test_accuracy": 0.9}
+    assert statistics.generalization_gap([run], "final") == pytest.approx(9.0)
+    assert statistics.generalization_gap([run], "tune") == pytest.approx(4.0)
+    assert math.isnan(statistics.generalization_gap([_run(status="failed")], "final"))
+
+
+def test_trainable_range_counts_grid_rates_that_reach_the_target():
+    def run(rate, best, status="completed"):
+        r = _run({"epoch": [1, 2], "val_accuracy": [0.5, best]}, status=status)
+        r.config = {"optimizer": {"learning_rate": rate}}
+        return r
+
+    rates = [1e-3, 10 ** -2.5, 1e-2, 10 ** -1.5, 0.1]
+    runs = [run(r, b) for r, b in zip(rates, [0.5, 0.92, 0.95, 0.91, 0.3])]
+    # three rates of a half-decade grid reach 0.9: 1.5 decades
+    assert statistics.trainable_range(runs, "final") == pytest.approx(1.5)
+    runs[2] = run(1e-2, float("nan"), status="diverged")
+    assert statistics.trainable_range(runs, "final") == pytest.approx(1.0)
+    runs[2] = None
+    assert math.isnan(statistics.trainable_range(runs, "final"))
+
+
+def test_a_claim_over_a_grid_of_rates_cannot_also_tune_the_rate():
+    node = {"text": "t", "statistic": "trainable_range", "expect": "greater", "seeds": 5,
+            "a": {"label": "A", "sweep": {"optimizer.learning_rate": [0.01, 0.1]}},
+            "b": {"label": "B", "sweep": {"optimizer.learning_rate": [0.01, 0.1]}}}
+    with pytest.raises(ClaimSpecError, match="sweeps optimizer.learning_rate"):
+        parse("batchnorm", "x", node)
+    claim = parse("batchnorm", "x", {**node, "tune": None, "fixed": "a grid"})
+    assert claim.a.run_overrides() == [["optimizer.learning_rate=0.01"],
+                                       ["optimizer.learning_rate=0.1"]]

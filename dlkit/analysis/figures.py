@@ -265,7 +265,8 @@ def claim_figure(data: pd.DataFrame, path, title: str, statistic: str, better: s
     ax.set_ylabel(statistic)
     n = len(pivot)
     censored = not np.isfinite(values[data["stage"] != "tune"]).all()
-    ax.set_title(f"final runs at the chosen rates, {n} paired seeds"
+    where = "at the chosen rates" if not tuned.empty else "(no rate tuned)"
+    ax.set_title(f"final runs {where}, {n} paired seeds"
                  + (" (dotted line = never reached)" if censored else ""), fontsize=9)
     if censored:
         ax.axhline(top, color="0.8", ls=":", lw=0.8)
@@ -348,3 +349,37 @@ def lag_profile(table: pd.DataFrame, path, title: str) -> Path:
     ax.axhline(1.0, color="k", ls="--", lw=1, label="the exact answer")
     return _finish(fig, ax, path, "lag: steps between the marked value and the end of the "
                    "sequence", "|∂ output / ∂ marked value|", title)
+
+
+def saturation_profile(table: pd.DataFrame, path, title: str) -> Path:
+    """Mean saturated fraction against the initial weights' standard deviation, one line
+    per hidden layer for the N(0, s²) rows (``table``: init, stddev, layer, saturated) and a
+    star per layer for the other initialization (at its weights' measured spread)."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    normal = table["init"].str.startswith("N(")
+    for i, (layer, group) in enumerate(table[normal].groupby("layer")):
+        mean = group.groupby("stddev")["saturated"].mean()
+        ax.plot(mean.index, mean.values, "-o", ms=4, color=PATH_COLORS[i],
+                label=f"hidden layer {layer}, N(0, s²)")
+    for (name, layer), group in table[~normal].groupby(["init", "layer"]):
+        ax.plot(group["stddev"].mean(), group["saturated"].mean(), "*", ms=13,
+                color=PATH_COLORS[layer - 1], mec="k",
+                label=f"hidden layer {layer}, {name}")
+    ax.set_xscale("log")
+    ax.set_ylim(-0.04, 1.02)
+    return _finish(fig, ax, path, "standard deviation of the initial weights (log scale)",
+                   "fraction of units with |h| > 0.95", title, legend="upper left")
+
+
+def rate_profile(table: pd.DataFrame, path, title: str, target: float) -> Path:
+    """Best validation accuracy against the learning rate per arm (``table``: arm, rate,
+    seed, best), one dot per seed and the mean as a line, with the target."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for i, (arm, group) in enumerate(table.groupby("arm", sort=False)):
+        ax.scatter(group["rate"], group["best"], s=12, alpha=0.4, color=PATH_COLORS[i])
+        mean = group.groupby("rate")["best"].mean()
+        ax.plot(mean.index, mean.values, "-o", ms=3, color=PATH_COLORS[i], label=arm)
+    ax.axhline(target, color="k", ls="--", lw=1, label=f"target {target:g}")
+    ax.set_xscale("log")
+    return _finish(fig, ax, path, "learning rate (log scale)",
+                   "best validation accuracy over the epochs", title)

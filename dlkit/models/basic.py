@@ -55,10 +55,14 @@ def mlp(input_shape, num_classes, activation="relu", output_activation="softmax"
 
 @REGISTRY.register("cnn")
 def cnn(input_shape, num_classes, activation="relu", output_activation="softmax", filters=32,
-        batchnorm=False, dense_units=128):
+        batchnorm=False, dense_units=128, pooling=True):
     """Two ``same`` 3x3 convolutions (``filters``, ``2·filters``), each followed by 2x2 max
-    pooling, then a Dense layer of ``dense_units`` and the output."""
+    pooling, then a Dense layer of ``dense_units`` and the output. ``pooling=False`` leaves
+    the pooling layers out (the feature maps keep the input's size: 16x the Dense layer's
+    inputs), for the seed's question of what pooling does."""
     require_image(input_shape, "cnn", min_size=4)
+    if not isinstance(pooling, bool):
+        raise ConfigError(f"model.pooling={pooling!r} is not accepted: use true or false")
     inputs = keras.Input(input_shape, name="inputs")
     x = inputs
     for i, f in enumerate((filters, 2 * filters), start=1):
@@ -66,7 +70,8 @@ def cnn(input_shape, num_classes, activation="relu", output_activation="softmax"
         if batchnorm:
             x = layers.BatchNormalization(name=f"bn_{i}")(x)
         x = layers.Activation(activation, name=f"act_{i}")(x)
-        x = layers.MaxPooling2D(2, name=f"pool_{i}")(x)
+        if pooling:
+            x = layers.MaxPooling2D(2, name=f"pool_{i}")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(dense_units, activation=activation, name="dense")(x)
     return keras.Model(inputs, head(x, num_classes, output_activation), name="cnn")

@@ -134,6 +134,13 @@ def parse(preset: str, key: str, node: dict) -> Claim:
     tune = node.get("tune", {})
     if tune is None and not node.get("fixed"):
         raise ClaimSpecError(f"{where}: tune: null needs fixed: saying why")
+    rate_key = (tune or {}).get("key", "optimizer.learning_rate") if tune is not None \
+        else None
+    for arm in ("a", "b"):
+        if rate_key and rate_key in ((node.get(arm) or {}).get("sweep") or {}):
+            raise ClaimSpecError(f"{where}: arm {arm} sweeps {rate_key}, the rate the "
+                                 "protocol tunes; a claim over a grid of rates needs tune: "
+                                 "null and fixed: saying so")
     source = node.get("source", "train")
     if source not in SOURCES:
         raise ClaimSpecError(f"{where}: source must be one of {', '.join(SOURCES)}, got "

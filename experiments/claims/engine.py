@@ -41,7 +41,10 @@ def seed_value(claim: Claim, arm: Arm, runs, rate: float, seed: int, stage: str)
     """The statistic of one seed of ``arm`` at ``rate`` (trains or reads its runs): the
     claim's own, or when tuning, the one it is tuned on."""
     name, args = claim.tuning_statistic if stage == "tune" else (claim.statistic, claim.args)
-    got = [runs.get(claim.preset, [*o, _rate_override(claim, rate), f"seed={seed}"])
+    key = claim.tuning.key if claim.tuning else "optimizer.learning_rate"
+    # an arm that sweeps the rate itself (a range-of-rates statistic) keeps its own rates
+    fixed = [] if any(k == key for k, _ in arm.sweep) else [_rate_override(claim, rate)]
+    got = [runs.get(claim.preset, [*o, *fixed, f"seed={seed}"])
            for o in arm.run_overrides()]
     if not runs.execute and any(r is None for r in got):
         raise MissingRuns(f"{claim.key}: {arm.label} at rate {rate:.3g}, seed {seed}")

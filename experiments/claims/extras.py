@@ -198,3 +198,82 @@ def lag_sensitivity_section(out: Path, result) -> str:
         t, png, "Adding problem: sensitivity of the trained network's output to a marked "
         "value, against how many steps before the end it came"),
         "The mechanism: what the trained networks still feel from early steps", text)
+
+
+def saturation_table(scales=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0), seeds=(0, 1, 2),
+                     threshold=0.95) -> pd.DataFrame:
+    """Fraction of hidden tanh units with |h| > ``threshold`` (slope 1 − h² < 0.1) at
+    initialization, on the digits validation images, for N(0, s²) weights and for Glorot
+    uniform (its ``stddev``: the measured standard deviation of the layer's weights): one
+    row per initialization, seed and hidden layer. No training: the mechanism at step 0."""
+    import keras
+
+    from dlkit import data, models
+
+    rows = []
+    inits = [(f"N(0, {s}²)", s, {"class_name": "RandomNormal", "config": {"stddev": s}})
+             for s in scales] + [("Glorot uniform", None, "glorot_uniform")]
+    for seed in seeds:
+        x = data.load("digits", seed=seed).x_val
+        for label, scale, init in inits:
+            keras.utils.set_random_seed(seed)
+            model = models.get("mlp", x.shape[1:], 10, activation="tanh",
+                               output_activation="softmax", kernel_initializer=init)
+            hidden = [layer.output for layer in model.layers if layer.name.startswith("act_")]
+            values = keras.Model(model.inputs[0], hidden)(x)
+            kernels = [layer.kernel for layer in model.layers if layer.name.startswith("dense_")]
+            for depth, h in enumerate(values, start=1):
+                h = np.abs(keras.ops.convert_to_numpy(h))
+                std = float(np.std(keras.ops.convert_to_numpy(kernels[depth - 1])))
+                rows.append({"init": label, "stddev": scale if scale else std, "seed": seed,
+                             "layer": depth, "saturated": float(np.mean(h > threshold))})
+    return pd.DataFrame(rows)
+
+
+@extra("saturation")
+def saturation_section(out: Path, result=None) -> str:
+    from dlkit.analysis import figures as fig
+
+    table = saturation_table()
+    means = table.groupby(["init", "layer"], sort=False)["saturated"].mean().unstack()
+    means.columns = [f"hidden layer {c}" for c in means.columns]
+    text = ("Fraction of hidden tanh units with |h| > 0.95 (slope below 0.1) at "
+            "initialization on the digits validation images, mean over 3 seeds, for the "
+            "default MLP (2 hidden layers of 64) with N(0, s²) weights and with Glorot "
+            "uniform; no training.\n\n" + means.to_markdown(floatfmt=".3f"))
+    return _section(out, "init_saturation", table, lambda t, png: fig.saturation_profile(
+        t, png, "tanh units saturated at initialization against the weights' scale "
+        "(digits MLP, mean over 3 seeds)"), "Saturation at initialization", text)
+
+
+def rate_table(result, column="val_accuracy") -> pd.DataFrame:
+    """Best ``column`` per arm, seed and learning rate, from the claim's final runs (an arm
+    that sweeps the rate: one run per grid rate and seed)."""
+    rows = []
+    for arm in (result.a, result.b):
+        for seed, runs in zip(result.claim.final_seeds, arm.runs):
+            for run in runs:
+                if run is None or run.status not in ("completed", "diverged"):
+                    continue
+                values = pd.to_numeric(run.history.get(column, pd.Series(dtype=float)),
+                                       errors="coerce")
+                best = float(values.max()) if run.status == "completed" and len(values) \
+                    else float("nan")
+                rows.append({"arm": arm.label, "seed": seed, "rate": float(
+                    run.config["optimizer"]["learning_rate"]), "best": best})
+    return pd.DataFrame(rows)
+
+
+@extra("rate_range")
+def rate_range_section(out: Path, result) -> str:
+    from dlkit.analysis import figures as fig
+
+    target = float(result.claim.args.get("target", 0.9))
+    table = rate_table(result, result.claim.args.get("column", "val_accuracy"))
+    reached = (table.assign(ok=table["best"] >= target)
+               .groupby(["rate", "arm"], sort=True)["ok"].mean().unstack())
+    text = (f"Fraction of seeds whose run at each rate reaches {target:g} validation "
+            "accuracy (a diverged run does not):\n\n" + reached.to_markdown(floatfmt=".3g"))
+    return _section(out, f"{result.claim.key}_rates", table, lambda t, png: fig.rate_profile(
+        t, png, "Best validation accuracy against the SGD rate, one dot per seed (digits, "
+        "4-layer sigmoid MLP)", target), "Which rates train", text)

@@ -235,6 +235,18 @@ def _axis_label(claim, stat) -> str:
     return f"{claim.statistic} ({stat.unit})"
 
 
+def _tune_label(claim) -> str | None:
+    """The tuning panel's axis when the rate is tuned on another statistic than the claim's:
+    ``tuned on: final validation loss``."""
+    if not claim.tune_on:
+        return None
+    column = claim.tune_args.get("column")
+    if claim.tune_on == "final_metric" and column:
+        return f"tuned on: final validation {column}"
+    args = ", ".join(f"{k} {v}" for k, v in claim.tune_args.items())
+    return f"tuned on: {claim.tune_on}" + (f" ({args})" if args else "")
+
+
 def write(results: list[ClaimResult], missing, out) -> list[Path]:
     """claims.json, claims.md and one figure per claim (PNG + CSV) into ``out``."""
     from dlkit.analysis import figures as fig
@@ -250,8 +262,9 @@ def write(results: list[ClaimResult], missing, out) -> list[Path]:
         made[r.claim.key] = fig.claim_figure(
             data, png, title=r.claim.text, statistic=_axis_label(r.claim, stat),
             better=statistics.REGISTRY[r.claim.tuning_statistic[0]].better,
-            verdict=f"{r.verdict} (A/A: {r.control_verdict})", scale=_scale_for(data),
-            tune_label=f"tuned on {r.claim.tune_on}" if r.claim.tune_on else None)
+            verdict=f"{r.verdict} (A/A: {r.control_verdict})",
+            scale=_scale_for(data[data["stage"] != "tune"] if r.claim.tune_on else data),
+            tune_label=_tune_label(r.claim))
     (out / "claims.json").write_text(json.dumps(to_json(results, missing), indent=2) + "\n",
                                      encoding="utf-8")
     (out / "claims.md").write_text(to_markdown(results, missing, made, _extras(results, out)),

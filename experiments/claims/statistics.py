@@ -267,3 +267,83 @@ def seconds_per_example(runs, stage):
         return math.nan
     seconds = run.history["epoch_time_s"].to_numpy(float)[1:]
     return float(np.median(seconds) / examples * 1e6)
+
+
+def shifted(images: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """``images`` (n, h, w, c) moved by ``dy`` rows and ``dx`` columns, the uncovered border
+    filled with zeros (the background of the digit images)."""
+    out = np.zeros_like(images)
+    h, w = images.shape[1:3]
+    src_y, dst_y = slice(max(-dy, 0), h - max(dy, 0)), slice(max(dy, 0), h - max(-dy, 0))
+    src_x, dst_x = slice(max(-dx, 0), w - max(dx, 0)), slice(max(dx, 0), w - max(-dx, 0))
+    out[:, dst_y, dst_x] = images[:, src_y, src_x]
+    return out
+
+
+def _split_arrays(run, stage):
+    """The run's own validation (tuning) or test (final) images and labels, rebuilt from its
+    configuration and seed: the same split the run was evaluated on."""
+    from dlkit import data
+    from experiments.pipeline import arguments
+
+    cfg = run.config
+    dataset = data.load(cfg["dataset"]["name"], seed=cfg["seed"],
+                        **arguments("dataset", cfg["dataset"]))
+    if stage == "tune":
+        return dataset.x_val, dataset.y_val
+    return dataset.x_test, dataset.y_test
+
+
+@statistic("shift_accuracy_drop", unit="accuracy points",
+           describe="accuracy on the clean images minus the mean accuracy on the same images "
+           "shifted by {pixels} pixels up, down, left and right (percentage points)")
+def shift_accuracy_drop(runs, stage, pixels=2):
+    """How much accuracy a trained classifier loses when its evaluation images move by
+    ``pixels`` (validation split when tuning, test split for the final runs), from the
+    run's saved ``model.keras``."""
+    import dlkit
+
+    (run,) = runs
+    if not _completed(run) or not (run.path / "model.keras").exists():
+        return math.nan
+    x, y = _split_arrays(run, stage)
+    model = dlkit.load_model(run.path / "model.keras", compile=False)
+
+    def accuracy(images):
+        p = np.asarray(model.predict(images, batch_size=512, verbose=0))
+        return float(np.mean(p.argmax(axis=-1) == y))
+
+    moved = [accuracy(shifted(x, dy, dx)) for dy, dx in
+             ((pixels, 0), (-pixels, 0), (0, pixels), (0, -pixels))]
+    return 100.0 * (accuracy(x) - float(np.mean(moved)))
+
+
+@statistic("generalization_gap", unit="accuracy points",
+           describe="training accuracy minus held-out accuracy at the end (validation when "
+           "tuning, test for the final runs; percentage points)")
+def generalization_gap(runs, stage):
+    (run,) = runs
+    if not _completed(run):
+        return math.nan
+    held = run.metrics.get(f"{_split(stage)}_accuracy", math.nan)
+    return 100.0 * (float(run.metrics.get("train_accuracy", math.nan)) - float(held))
+
+
+@statistic("trainable_range", better="higher", unit="decades",
+           describe="width of the learning-rate range that reaches {column} {target}: the "
+           "number of grid rates that do, times the grid's spacing in decades")
+def trainable_range(runs, stage, column="val_accuracy", target=0.9):
+    """One seed's runs over a grid of learning rates (the arm's sweep): how many decades of
+    rates train, counted on the grid. A failed or missing run is ``nan`` (the range cannot
+    be told); a diverged run simply does not reach the target."""
+    if any(run is None or run.status not in ("completed", "diverged") for run in runs):
+        return math.nan
+    rates = np.log10([float(run.config["optimizer"]["learning_rate"]) for run in runs])
+    spacing = float(np.median(np.diff(np.sort(rates)))) if len(rates) > 1 else 1.0
+    reached = 0
+    for run in runs:
+        values = pd.to_numeric(run.history.get(column, pd.Series(dtype=float)),
+                               errors="coerce")
+        if run.status == "completed" and len(values) and values.max() >= target:
+            reached += 1
+    return reached * spacing
