@@ -67,3 +67,23 @@ def test_plateau_state_round_trips():
     assert copy.step(1.0, 0.1) == plateau.step(1.0, 0.1)
     with pytest.raises(ValueError, match="schedule.factor must be in"):
         schedules.Plateau(factor=1.5)
+
+
+@pytest.mark.slow
+def test_plateau_fires_in_the_lr_schedules_preset(tmp_path):
+    """The preset's plateau settings lower the rate within its 15 epochs (they did not with
+    the defaults: a run that never decays says nothing about decay)."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from dlkit.training.callbacks import read_history
+    from experiments.claims import CONF
+    from experiments.pipeline import execute
+
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        cfg = compose("config", overrides=["experiment=lr_schedules", "schedule=plateau",
+                                           f"results_dir={tmp_path}"])
+    result = execute(OmegaConf.to_container(cfg, resolve=True), verbose=False)
+    rates = [r["learning_rate"] for r in read_history(
+        tmp_path / "lr_schedules" / result["run_id"] / "history.csv")]
+    assert len(rates) == 15 and rates[-1] < rates[0] / 2
