@@ -14,7 +14,8 @@ CONF = Path(__file__).resolve().parents[1] / "conf"
 PRESETS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml") if p.stem != "ravine")
 # ravine.yaml holds claims about optimizer paths, not training runs (test_protocol.py)
 EXPECTED = {"gd_regimes", "optimizers", "loss_activation", "mse_vs_ce", "depth_vanishing",
-            "init_symmetry", "batchnorm", "architectures", "rnn_vs_lstm", "lr_schedules"}
+            "init_symmetry", "batchnorm", "architectures", "rnn_vs_lstm", "lr_schedules",
+            "pooling"}
 
 # overrides that collapse each sweep to one or two tiny runs
 TINY = {
@@ -28,6 +29,7 @@ TINY = {
     "architectures": ["model=lenet5,googlenet_scaled"],
     "rnn_vs_lstm": ["model=lstm", "dataset.length=10", "dataset.samples=200"],
     "lr_schedules": ["schedule=plateau,cosine"],
+    "pooling": ["model.pooling=true,false"],
 }
 
 
