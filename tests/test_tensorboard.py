@@ -70,7 +70,8 @@ def _request(url, body=None):
 def test_tensorboard_server_lists_runs_hparams_and_metrics(sweep):
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(sweep),
+    server = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir",
+                               str(sweep / "tensorboard"),
                                "--host", "127.0.0.1", "--port", str(port),
                                "--reload_interval", "1"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

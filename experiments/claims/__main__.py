@@ -80,11 +80,11 @@ def main(argv=None) -> int:
             print(f"{c.key:<24} {c.preset:<16} {c.statistic:<22} {c.text}")
         return 0
 
-    if args.workers > 1:
-        return _in_workers(claims, args, argv if argv is not None else sys.argv[1:])
     from experiments.tf_startup import set_backend, start_tensorflow
 
     set_backend(args.backend)
+    if args.workers > 1:  # the parent only writes the report: its Keras starts quietly too
+        return _in_workers(claims, args, argv if argv is not None else sys.argv[1:])
     start_tensorflow()
     if args.threads and args.backend == "tensorflow":
         import tensorflow as tf
@@ -116,6 +116,9 @@ def main(argv=None) -> int:
 def _report(claims, args) -> int:
     from pathlib import Path
 
+    from experiments.tf_startup import start_tensorflow
+
+    start_tensorflow()  # the extra evidence uses Keras: no backend start-up noise
     from experiments.claims.report import collect, write
     from experiments.tensorboard_log import write_experiment
 
