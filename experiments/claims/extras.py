@@ -160,7 +160,7 @@ def lag_sensitivity(result, seeds: int = 3, sequences: int = 256) -> pd.DataFram
     import keras
 
     import dlkit
-    from dlkit import data
+    from experiments.claims.statistics import _split_arrays
 
     rows = []
     for arm in (result.a, result.b):
@@ -168,10 +168,7 @@ def lag_sensitivity(result, seeds: int = 3, sequences: int = 256) -> pd.DataFram
             run = runs[0]
             if run is None or run.status != "completed":
                 continue
-            from experiments.pipeline import arguments
-
-            dataset = data.load("adding", seed=seed, **arguments("dataset", run.config["dataset"]))
-            x = dataset.x_test[:sequences]
+            x = _split_arrays(run, "final")[0][:sequences]  # the run's own test split
             model = dlkit.load_model(run.path / "model.keras", compile=False)
             grad = input_gradient(lambda t, model=model: keras.ops.sum(model(t)), x)
             values = np.abs(grad[..., 0])  # d y / d value_t
