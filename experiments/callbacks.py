@@ -44,6 +44,17 @@ def swept_keys(config) -> list[str]:
             if o.is_sweep_override() and len(list(o.sweep_string_iterator())) > 1]
 
 
+def label_overrides(overrides: list[str], multirun: bool) -> list[str]:
+    """The overrides that name a run in TensorBoard: in a sweep, the swept keys' values
+    (the sweep records which keys it varies in ``DLKIT_SWEPT_KEYS``); otherwise every
+    override given."""
+    if multirun and os.environ.get(SWEPT_KEYS):
+        swept = set(json.loads(os.environ[SWEPT_KEYS]))
+        kept = [o for o in overrides if o.split("=")[0].lstrip("+~") in swept]
+        return kept or list(overrides)
+    return list(overrides)
+
+
 def rejected_path(sweep_dir) -> Path:
     """Where the jobs of the running sweep that were bad input are listed (one line each,
     removed when the sweep ends): each job runs in its own process under joblib, so the

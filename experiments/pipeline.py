@@ -10,6 +10,7 @@ import sys
 import time
 import traceback
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -445,15 +446,37 @@ def execute(cfg: dict, verbose: bool = True, overrides=(), callbacks=()) -> dict
         return _execute(cfg, run_dir, verbose, spec.label(overrides, cfg), list(callbacks))
 
 
-def _execute(cfg: dict, run_dir: Path, verbose: bool, label: str, callbacks: list) -> dict:
+@dataclass
+class Job:
+    """A started run: its folder prepared, its loop ready to train (alone, or packed with
+    others by ``experiments.packing``)."""
+
+    cfg: dict
+    run_dir: Path
+    verbose: bool
+    base: dict
+    t0: float
+    loop: object = None
+    dataset: object = None
+    ys: list = None
+    tensorboard: object = None
+
+    @property
+    def result_path(self) -> Path:
+        return self.run_dir / "result.json"
+
+
+def start(cfg: dict, run_dir: Path, verbose: bool, label: str, callbacks: list):
+    """Everything before training: the earlier result of a finished run (returned as it
+    is: nothing to train), or a started ``Job`` (folder cleaned or resumed, data, model,
+    TensorBoard log, ``config.yaml``). A failure while starting is the run's failure."""
     from dlkit.training import environment
     from dlkit.training.callbacks import ConsoleProgress
     from experiments.tensorboard_log import TensorBoardLog, TensorBoardScalars, run_logdir
 
     trainer = cfg["trainer"]
-    result_path = run_dir / "result.json"
     if trainer["resume"]:
-        previous = _previous(result_path)
+        previous = _previous(run_dir / "result.json")
         if previous is not None and previous.get("status") in FINISHED:
             if verbose:
                 print(f"skipping {run_dir}: already {previous['status']} (trainer.resume="
@@ -467,56 +490,91 @@ def _execute(cfg: dict, run_dir: Path, verbose: bool, label: str, callbacks: lis
                 child.unlink()
     base = {"run_id": run_dir.name, "label": label, "seed": cfg["seed"], "config": cfg,
             "versions": environment.versions(), "hardware": environment.hardware()}
-    t0 = time.perf_counter()
-    loop = tensorboard = None
+    job = Job(cfg, run_dir, verbose, base, time.perf_counter())
     try:
-        dataset, ys, loop = prepare(cfg, run_dir, [*_test_fault(), *callbacks])
-        tensorboard = TensorBoardLog(run_logdir(run_dir.parent, label, run_dir), run_dir)
-        base.update(data={"name": dataset.name, "task": dataset.task, **dataset.sizes()},
-                    params=int(loop.model.count_params()), tensorboard=str(tensorboard.logdir))
-        loop.callbacks += [TensorBoardScalars(tensorboard, loop.rows),
-                           *([ConsoleProgress(trainer["epochs"])] if verbose else [])]
+        job.dataset, job.ys, job.loop = prepare(cfg, run_dir, [*_test_fault(), *callbacks])
+        job.tensorboard = TensorBoardLog(run_logdir(run_dir.parent, label, run_dir), run_dir)
+        base.update(data={"name": job.dataset.name, "task": job.dataset.task,
+                          **job.dataset.sizes()},
+                    params=int(job.loop.model.count_params()),
+                    tensorboard=str(job.tensorboard.logdir))
+        job.loop.callbacks += [TensorBoardScalars(job.tensorboard, job.loop.rows),
+                               *([ConsoleProgress(trainer["epochs"])] if verbose else [])]
         run_dir.mkdir(parents=True, exist_ok=True)
-        result_path.unlink(missing_ok=True)
+        job.result_path.unlink(missing_ok=True)
         (run_dir / "traceback.txt").unlink(missing_ok=True)  # from an earlier, failed attempt
         atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
-        outcome = loop.run()
-        metrics = {}
+    except RunSpecError:
+        close(job)
+        raise
+    except Exception as err:
+        fail(job, err)
+    return job
+
+
+def finish(job: Job, outcome, metrics: dict | None = None) -> dict:
+    """After training: evaluation (``metrics`` when a packed run computed it already), the
+    trained model, HParams and ``result.json``."""
+    try:
         if outcome.status == "completed":
-            metrics = _evaluate(loop.model, dataset, ys)
-            tmp = run_dir / f".model.{os.getpid()}.tmp.keras"
+            if metrics is None:
+                metrics = _evaluate(job.loop.model, job.dataset, job.ys)
+            tmp = job.run_dir / f".model.{os.getpid()}.tmp.keras"
             try:  # the trained model, once: keras.saving.load_model reads it
-                loop.model.save(tmp)
-                os.replace(tmp, run_dir / "model.keras")
+                job.loop.model.save(tmp)
+                os.replace(tmp, job.run_dir / "model.keras")
             finally:
                 tmp.unlink(missing_ok=True)
-        result = {**base, "status": outcome.status, "metrics": metrics,
+        else:
+            metrics = {}
+        result = {**job.base, "status": outcome.status, "metrics": metrics,
                   "epochs_completed": outcome.epochs_completed,
                   "resumed_from_epoch": outcome.resumed_from,
                   "diverged_epoch": outcome.diverged_epoch,
-                  "wall_time_s": time.perf_counter() - t0,
-                  "warnings": chance_warnings(metrics, dataset)}
-        tensorboard.hparams(_hparams(cfg), {**metrics, "epochs_completed":
-                                            outcome.epochs_completed}, label)
-    except RunSpecError:
-        raise
+                  "wall_time_s": time.perf_counter() - job.t0,
+                  "warnings": chance_warnings(metrics, job.dataset)}
+        job.tensorboard.hparams(_hparams(job.cfg), {**metrics, "epochs_completed":
+                                                    outcome.epochs_completed},
+                                job.base["label"])
     except Exception as err:
-        atomic_write_text(run_dir / "traceback.txt", traceback.format_exc())
-        result = {**base, "status": "failed", "metrics": {},
-                  "epochs_completed": loop.epochs_done if loop else 0,
-                  "error": f"{type(err).__name__}: {err}",
-                  "wall_time_s": time.perf_counter() - t0}
-        atomic_write_json(result_path, result)
-        raise RunFailed(f"run {run_dir} failed: {type(err).__name__}: {err}") from err
-    finally:
-        if tensorboard is not None:
-            tensorboard.close()
-    atomic_write_json(result_path, result)
+        fail(job, err)
+    close(job)
+    atomic_write_json(job.result_path, result)
     for warning in result.get("warnings") or []:
-        print(f"warning: {run_dir.name}: {warning}", file=sys.stderr, flush=True)
-    if verbose:
+        print(f"warning: {job.run_dir.name}: {warning}", file=sys.stderr, flush=True)
+    if job.verbose:
         shown = {k: round(v, 4) for k, v in result["metrics"].items() if k.startswith("test_")}
         extra = f" at epoch {result['diverged_epoch']}" if result["diverged_epoch"] else ""
-        print(f"{result['status']}{extra}: {run_dir}  {shown}  ({result['wall_time_s']:.1f}s)",
-              flush=True)
+        print(f"{result['status']}{extra}: {job.run_dir}  {shown}  "
+              f"({result['wall_time_s']:.1f}s)", flush=True)
     return result
+
+
+def close(job: Job) -> None:
+    if job.tensorboard is not None:
+        job.tensorboard.close()
+
+
+def fail(job: Job, err: BaseException):
+    """The run failed with ``err`` (raised inside an ``except`` block): ``traceback.txt``,
+    a ``failed`` result, then ``RunFailed``."""
+    close(job)
+    job.run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(job.run_dir / "traceback.txt", traceback.format_exc())
+    result = {**job.base, "status": "failed", "metrics": {},
+              "epochs_completed": job.loop.epochs_done if job.loop else 0,
+              "error": f"{type(err).__name__}: {err}",
+              "wall_time_s": time.perf_counter() - job.t0}
+    atomic_write_json(job.result_path, result)
+    raise RunFailed(f"run {job.run_dir} failed: {type(err).__name__}: {err}") from err
+
+
+def _execute(cfg: dict, run_dir: Path, verbose: bool, label: str, callbacks: list) -> dict:
+    job = start(cfg, run_dir, verbose, label, callbacks)
+    if not isinstance(job, Job):
+        return job  # finished earlier
+    try:
+        outcome = job.loop.run()
+    except Exception as err:
+        fail(job, err)
+    return finish(job, outcome)

@@ -77,35 +77,21 @@ def _pin_worker_gpu() -> None:
         assign_worker_gpu(hydra_cfg.job.num)
 
 
-def _label_overrides(hydra_cfg) -> list[str]:
-    """The overrides that name this run in TensorBoard: in a sweep, the swept keys' values
-    (``experiments.callbacks`` records which keys the sweep varies); otherwise every
-    override given."""
-    import json
-    import os
-
-    from experiments.callbacks import SWEPT_KEYS
-
-    overrides = list(hydra_cfg.overrides.task)
-    if hydra_cfg.mode.name == "MULTIRUN" and os.environ.get(SWEPT_KEYS):
-        swept = set(json.loads(os.environ[SWEPT_KEYS]))
-        kept = [o for o in overrides if o.split("=")[0].lstrip("+~") in swept]
-        return kept or overrides
-    return overrides
-
-
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
     _select_backend(cfg)
     _pin_worker_gpu()
     from hydra.core.hydra_config import HydraConfig
 
+    from experiments.callbacks import label_overrides
     from experiments.pipeline import RunFailed, RunSpecError, execute
 
     config = OmegaConf.to_container(cfg, resolve=True)
     try:
         result = execute(config, verbose=bool(config["trainer"]["verbose"]),
-                         overrides=_label_overrides(HydraConfig.get()))
+                         overrides=label_overrides(
+                             list(HydraConfig.get().overrides.task),
+                             HydraConfig.get().mode.name == "MULTIRUN"))
     except RunSpecError as err:
         print(f"error: {err}", file=sys.stderr, flush=True)
         from hydra.core.hydra_config import HydraConfig

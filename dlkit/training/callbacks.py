@@ -79,7 +79,8 @@ class EpochSummary(keras.callbacks.Callback):
     """Turns the epoch's ``logs`` into its row, in place: ``epoch``, ``loss``, training
     metrics, ``val_*`` metrics, ``learning_rate`` (the rate the epoch used), ``epoch_time_s``
     and, with ``diagnostics``, the optimizer's diagnostics and the unit spreads. Callbacks
-    after it read the row from ``logs``."""
+    after it read the row from ``logs``. A packed run (``dlkit.training.packed``) passes its
+    share of the pack's epoch time in ``logs["epoch_time_s"]``."""
 
     def __init__(self, diagnostics: bool = False):
         super().__init__()
@@ -92,6 +93,7 @@ class EpochSummary(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self._t0
         values = {k: float(v) for k, v in (logs or {}).items()}
+        seconds = values.pop("epoch_time_s", seconds)  # a packed run's share of the epoch
         row = {"epoch": epoch + 1, "loss": values.pop("loss", float("nan"))}
         row.update({k: v for k, v in values.items() if not k.startswith("val_")})
         row.update({k: v for k, v in values.items() if k.startswith("val_")})

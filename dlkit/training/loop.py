@@ -140,6 +140,16 @@ class EpochLoop:
             for i in range(0, len(order), batch_size):
                 yield x[i:i + batch_size], y[i:i + batch_size]
 
+    def own_callbacks(self, stop_on_nan: bool = True) -> list:
+        """The loop's own callbacks in order (the epoch's row, the plateau schedule,
+        ``history.csv``, ``steps.csv``, the checkpoint), then the caller's."""
+        return [*([keras.callbacks.TerminateOnNaN()] if stop_on_nan else []),
+                EpochSummary(self.diagnostics),
+                *([PlateauSchedule(self.plateau)] if self.plateau else []),
+                HistoryCSV(self.history_path, self.rows),
+                *([self.step_losses] if self.step_losses else []), _Checkpoint(self),
+                *self.callbacks]
+
     def run(self) -> Outcome:
         """Train from ``start_epoch`` (0, or where ``resume()`` left it) to ``epochs``.
 
@@ -149,16 +159,17 @@ class EpochLoop:
         start = self.start_epoch
         if start < self.epochs:
             batch_size = min(self.batch_size, len(self.x))
-            own = [keras.callbacks.TerminateOnNaN(), EpochSummary(self.diagnostics),
-                   *([PlateauSchedule(self.plateau)] if self.plateau else []),
-                   HistoryCSV(self.history_path, self.rows),
-                   *([self.step_losses] if self.step_losses else []), _Checkpoint(self)]
             self.model.fit(self.batches(start, batch_size),
                            steps_per_epoch=math.ceil(len(self.x) / batch_size),
                            epochs=self.epochs, initial_epoch=start, verbose=0, shuffle=False,
                            validation_data=(self.x_val, self.y_val),
-                           callbacks=[*own, *self.callbacks])
-        elif self.rows:
+                           callbacks=self.own_callbacks())
+        return self.outcome()
+
+    def outcome(self) -> Outcome:
+        """The run's outcome from its rows (after ``run``, or after a packed run)."""
+        start = self.start_epoch
+        if start >= self.epochs and self.rows:
             write_history(self.history_path, self.rows)  # each epoch once, as resume read it
         done = [r for r in self.rows if not diverged(r)]
         last = self.rows[-1] if self.rows else None

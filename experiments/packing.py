@@ -1,0 +1,164 @@
+"""Many small runs at once: the runs of a sweep (or of a claim's tuning grid and seeds) that
+differ only in seed and learning rate train as packs (``dlkit.training.packed``), each run
+still writing its own folder, history, checkpoints, TensorBoard log and ``result.json``
+exactly where and as a separate run writes them.
+
+``train(entries)`` is the one entry point: the Hydra sweeper ``hydra/sweeper=packed`` and
+``python -m experiments.claims --pack`` call it before their usual one-at-a-time pass,
+which then finds each packed run finished and skips it; runs that pack with no other, that
+were refused as bad input, or that another process holds, are left to that pass.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from contextlib import ExitStack
+
+DEFAULT_LIMIT = 64  # runs per pack: bounds memory (K copies of the model and data)
+
+
+def train(entries, verbose: bool = False, limit: int = DEFAULT_LIMIT) -> dict:
+    """Train the packable runs among ``entries`` ((configuration, overrides) pairs, the
+    overrides naming the run in TensorBoard). Returns counts: ``packed`` runs trained in
+    ``packs`` packs, ``alone`` (grouped, then found not to pack), ``left`` to the
+    one-at-a-time pass, and ``failed``. Runs whose result is their training time are not
+    for packing (each run's ``epoch_time_s`` is its share of the pack's time): the claims
+    leave timing statistics out; a sweep of them should not use the packed sweeper."""
+    import keras
+
+    from dlkit.training.packed import incompatibility, packs
+    from experiments import pipeline, spec
+
+    counts = {"packed": 0, "packs": 0, "alone": 0, "left": 0, "failed": 0}
+    if keras.backend.backend() != "jax":
+        counts["left"] = len(entries)
+        print(f"[pack] packing needs backend=jax (running {keras.backend.backend()}); the "
+              "runs train one at a time", flush=True)
+        return counts
+    candidates = []
+    for cfg, overrides in entries:
+        try:
+            cfg = pipeline.resolve(cfg)
+            pipeline.check(cfg)
+        except pipeline.RunSpecError:
+            counts["left"] += 1  # the one-at-a-time pass reports it
+            continue
+        candidates.append((cfg, pipeline.run_folder(cfg), spec.label(overrides, cfg)))
+    # runs that could pack share every defining key but the seed and the learning rate:
+    # group them so each group is started (built) only when its turn comes
+    groups: dict = {}
+    for item in candidates:
+        groups.setdefault(_pack_key(item[0]), []).append(item)
+    t0 = time.perf_counter()
+    for items in groups.values():
+        if len(items) < 2:
+            counts["left"] += len(items)
+            continue
+        for chunk in [items[i:i + limit] for i in range(0, len(items), limit)]:
+            _train_group(chunk, verbose, counts, incompatibility, packs)
+    if counts["packed"]:
+        print(f"[pack] {counts['packed']} runs trained in {counts['packs']} packs in "
+              f"{time.perf_counter() - t0:.1f}s; {counts['left']} left to run one at a time",
+              flush=True)
+    return counts
+
+
+def _pack_key(cfg: dict) -> str:
+    """The defining keys without the seed and a constant learning rate."""
+    import json
+
+    from experiments import spec
+
+    defining = spec.defining(cfg)
+    defining.pop("seed", None)
+    if cfg["schedule"]["name"] == "constant":
+        defining["optimizer"] = {k: v for k, v in defining["optimizer"].items()
+                                 if k != "learning_rate"}
+    return json.dumps(defining, sort_keys=True, default=str)
+
+
+def _train_group(items, verbose, counts, incompatibility, packs) -> None:
+    from dlkit.training.packed import PackedLoop
+    from experiments import pipeline
+
+    with ExitStack() as stack:
+        jobs = []
+        for cfg, run_dir, label in items:
+            if not _lock(stack, run_dir):
+                counts["left"] += 1  # another process trains it
+                continue
+            try:
+                job = pipeline.start(cfg, run_dir, verbose, label, [])
+            except (pipeline.RunSpecError, pipeline.RunFailed) as err:
+                print(f"error: {err}", file=sys.stderr, flush=True)
+                counts["failed"] += 1
+                continue
+            if isinstance(job, pipeline.Job):
+                jobs.append(job)
+        by_loop = {id(job.loop): job for job in jobs}
+        for group in packs([job.loop for job in jobs]):
+            members = [by_loop[id(loop)] for loop in group]
+            if len(members) < 2:
+                for job in members:  # packs with no other: trained here, alone
+                    _alone(job, counts)
+                continue
+            _pack(members, counts, PackedLoop)
+
+
+def _lock(stack: ExitStack, run_dir) -> bool:
+    import fcntl
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    handle = stack.enter_context(open(run_dir / ".lock", "a+"))
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    stack.callback(fcntl.flock, handle, fcntl.LOCK_UN)
+    return True
+
+
+def _alone(job, counts) -> None:
+    from experiments import pipeline
+
+    try:
+        try:
+            outcome = job.loop.run()
+        except Exception as err:
+            pipeline.fail(job, err)
+        pipeline.finish(job, outcome)
+        counts["alone"] += 1
+    except pipeline.RunFailed as err:
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        counts["failed"] += 1
+
+
+def _pack(jobs, counts, PackedLoop) -> None:
+    """One pack: train, evaluate every completed run on its own splits, finish each run."""
+    from experiments import pipeline
+
+    try:
+        packed = PackedLoop([job.loop for job in jobs])
+        outcomes = packed.run()
+        splits = [{"train": (j.dataset.x_train, j.ys[0]), "val": (j.dataset.x_val, j.ys[1]),
+                   "test": (j.dataset.x_test, j.ys[2])} for j in jobs]
+        same = len({tuple(a.shape for s in sp.values() for a in s) for sp in splits}) == 1
+        metrics = packed.evaluate(splits) if same else [None] * len(jobs)
+    except Exception as err:  # the pack's failure is each of its runs' failure
+        for job in jobs:
+            try:
+                pipeline.fail(job, err)
+            except pipeline.RunFailed as failed:
+                print(f"error: {failed}", file=sys.stderr, flush=True)
+        counts["failed"] += len(jobs)
+        return
+    counts["packs"] += 1
+    for job, outcome, values in zip(jobs, outcomes, metrics):
+        job.base["packed"] = len(jobs)
+        try:
+            pipeline.finish(job, outcome, values if outcome.status == "completed" else None)
+            counts["packed"] += 1
+        except pipeline.RunFailed as err:
+            print(f"error: {err}", file=sys.stderr, flush=True)
+            counts["failed"] += 1

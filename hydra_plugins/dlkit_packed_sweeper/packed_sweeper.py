@@ -1,0 +1,56 @@
+"""``hydra/sweeper=packed``: Hydra's basic sweeper, plus one step before each batch of jobs
+goes to the launcher: the batch's runs that differ only in seed and learning rate are
+trained as packs (``experiments.packing``). The launcher (basic, joblib or submitit) then
+runs every job as usual; a packed run is found finished and skipped, so the jobs' return
+values, the sweep's callbacks and the bad-input report are those of any sweep.
+
+    python -m experiments.run -m hydra/sweeper=packed backend=jax \\
+        seed=0,1,2,3 optimizer.learning_rate=0.001,0.003,0.01,0.03
+"""
+
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Optional
+
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.config_store import ConfigStore
+
+
+@dataclass
+class PackedSweeperConf:
+    _target_: str = "hydra_plugins.dlkit_packed_sweeper.packed_sweeper.PackedSweeper"
+    # OmegaConf reads these annotations: it takes Optional, not ``X | None``
+    max_batch_size: Optional[int] = None  # noqa: UP045
+    params: Optional[dict] = None  # noqa: UP045
+    limit: int = 64  # runs per pack
+
+
+ConfigStore.instance().store(group="hydra/sweeper", name="packed", node=PackedSweeperConf,
+                             provider="dlkit")
+
+
+class PackedSweeper(BasicSweeper):
+    def __init__(self, max_batch_size: int | None, params: dict | None = None,
+                 limit: int = 64) -> None:
+        super().__init__(max_batch_size=max_batch_size, params=params)
+        self.limit = int(limit)
+
+    def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
+        super().validate_batch_is_legal(batch)
+        from hydra.core.hydra_config import HydraConfig
+        from omegaconf import OmegaConf, open_dict
+
+        from experiments.callbacks import label_overrides
+        from experiments.packing import train
+
+        entries = []
+        for overrides in batch:
+            cfg = self.hydra_context.config_loader.load_sweep_config(
+                master_config=self.config, sweep_overrides=list(overrides))
+            HydraConfig.instance().set_config(cfg)
+            with open_dict(cfg):
+                del cfg["hydra"]
+            entries.append((OmegaConf.to_container(cfg, resolve=True),
+                            label_overrides(list(overrides), multirun=True)))
+        train(entries, verbose=False, limit=self.limit)
