@@ -16,19 +16,25 @@ import sys
 import time
 
 
+def _bad(message: str):
+    """Bad input: one line on stderr, exit status 2, nothing trained."""
+    print(message, file=sys.stderr, flush=True)
+    raise SystemExit(2)
+
+
 def _claims(keys):
     from experiments.claims import ClaimSpecError, load
 
     try:
         claims = load()
     except ClaimSpecError as err:
-        raise SystemExit(f"error: {err}") from None
+        _bad(f"error: {err}")
     if not keys:
         return claims
     known = {c.key: c for c in claims}
     bad = [k for k in keys if k not in known]
     if bad:
-        raise SystemExit(f"error: unknown claim {', '.join(map(repr, bad))}; declared: "
+        _bad(f"error: unknown claim {', '.join(map(repr, bad))}; declared: "
                          f"{', '.join(known)}")
     return [known[k] for k in keys]
 
@@ -37,9 +43,9 @@ def _smaller(claim, seeds, points):
     from dataclasses import replace
 
     if seeds is not None and seeds < 2:
-        raise SystemExit(f"error: --seeds={seeds} is not accepted: at least 2")
+        _bad(f"error: --seeds={seeds} is not accepted: at least 2")
     if points is not None and points < 2:
-        raise SystemExit(f"error: --points={points} is not accepted: at least 2")
+        _bad(f"error: --points={points} is not accepted: at least 2")
     tuning = claim.tuning
     if tuning is not None and points is not None:
         tuning = replace(tuning, points=points)
@@ -54,6 +60,10 @@ def main(argv=None) -> int:
     parser.add_argument("--out", help="write claims.md, claims.json and figures here "
                         "(default: the results root)")
     parser.add_argument("--backend", default="tensorflow", choices=("tensorflow", "jax"))
+    parser.add_argument("--pack", action="store_true", help="train each claim's tuning grid "
+                        "and its final and control seeds as packs (experiments.packing; "
+                        "needs --backend jax); claims whose statistic reads training time "
+                        "still train one run at a time")
     parser.add_argument("--list", action="store_true", help="list the declared claims")
     parser.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
                         help="a Hydra override for every run (e.g. trainer.epochs=2 for a "
@@ -70,8 +80,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     for flag in ("workers", "threads"):
         if getattr(args, flag) < (1 if flag == "workers" else 0):
-            raise SystemExit(f"error: --{flag}={getattr(args, flag)} is not accepted: a "
+            _bad(f"error: --{flag}={getattr(args, flag)} is not accepted: a "
                              "positive int")
+    if args.pack and args.backend != "jax":
+        _bad(f"error: --pack needs --backend jax (got --backend {args.backend}): "
+                         "packing maps one network over many runs with jax.vmap")
     claims = _claims(args.keys)
     if args.seeds is not None or args.points is not None:
         claims = [_smaller(c, args.seeds, args.points) for c in claims]
@@ -95,7 +108,7 @@ def main(argv=None) -> int:
     from experiments.claims.runs import Runs
     from experiments.pipeline import RunSpecError
 
-    runs = Runs(args.results, execute=True, extra=args.override)
+    runs = Runs(args.results, execute=True, extra=args.override, pack=args.pack)
     t0 = time.perf_counter()
     for i, claim in enumerate(claims, 1):
         t = time.perf_counter()

@@ -37,15 +37,30 @@ def _rate_override(claim: Claim, rate: float) -> str:
     return f"{claim.tuning.key if claim.tuning else 'optimizer.learning_rate'}={rate:.6g}"
 
 
+def _seed_runs(claim: Claim, arm: Arm, rate: float, seed: int) -> list[list[str]]:
+    """The override lists of the runs behind one seed's value of ``arm`` at ``rate``."""
+    key = claim.tuning.key if claim.tuning else "optimizer.learning_rate"
+    # an arm that sweeps the rate itself (a range-of-rates statistic) keeps its own rates
+    fixed = [] if any(k == key for k, _ in arm.sweep) else [_rate_override(claim, rate)]
+    return [[*o, *fixed, f"seed={seed}"] for o in arm.run_overrides()]
+
+
+def _prefetch(claim: Claim, runs, wanted) -> None:
+    """Train ``wanted`` ((arm, rate, seed) triples) as packs first, when the runs can pack
+    and no statistic of the claim reads training time."""
+    timed = any(statistics.REGISTRY[name].timed
+                for name in (claim.statistic, claim.tuning_statistic[0]))
+    if timed or not hasattr(runs, "prefetch"):
+        return
+    runs.prefetch(claim.preset, [o for arm, rate, seed in wanted
+                                 for o in _seed_runs(claim, arm, rate, seed)])
+
+
 def seed_value(claim: Claim, arm: Arm, runs, rate: float, seed: int, stage: str):
     """The statistic of one seed of ``arm`` at ``rate`` (trains or reads its runs): the
     claim's own, or when tuning, the one it is tuned on."""
     name, args = claim.tuning_statistic if stage == "tune" else (claim.statistic, claim.args)
-    key = claim.tuning.key if claim.tuning else "optimizer.learning_rate"
-    # an arm that sweeps the rate itself (a range-of-rates statistic) keeps its own rates
-    fixed = [] if any(k == key for k, _ in arm.sweep) else [_rate_override(claim, rate)]
-    got = [runs.get(claim.preset, [*o, *fixed, f"seed={seed}"])
-           for o in arm.run_overrides()]
+    got = [runs.get(claim.preset, o) for o in _seed_runs(claim, arm, rate, seed)]
     if not runs.execute and any(r is None for r in got):
         raise MissingRuns(f"{claim.key}: {arm.label} at rate {rate:.3g}, seed {seed}")
     return statistics.REGISTRY[name].fn(got, stage, **args), got
@@ -63,6 +78,7 @@ def tune_arm(claim: Claim, arm: Arm, runs) -> tuple[float, TuningResult | None, 
 
     def tuned(variant: Arm) -> TuningResult:
         def evaluate(rate):
+            _prefetch(claim, runs, [(variant, rate, seed) for seed in TUNING_SEEDS])
             values, progress = [], []
             for seed in TUNING_SEEDS:
                 value, got = seed_value(claim, variant, runs, rate, seed, "tune")
@@ -74,6 +90,8 @@ def tune_arm(claim: Claim, arm: Arm, runs) -> tuple[float, TuningResult | None, 
 
     variants = [(label, replace(arm, overrides=(*arm.overrides, *extra)))
                 for label, extra in claim.tuning.variants] or [("", arm)]
+    _prefetch(claim, runs, [(variant, rate, seed) for _, variant in variants
+                            for rate in claim.tuning.initial(center) for seed in TUNING_SEEDS])
     results = [(label, variant, tuned(variant)) for label, variant in variants]
     label, variant, best = min(results, key=lambda r: r[2].scores[r[2].best])
     best.variant = label
@@ -106,10 +124,15 @@ def evaluate(claim: Claim, runs) -> ClaimResult:
     protocol needs is not on disk."""
     runs = source(claim, runs)
     stat = statistics.REGISTRY[claim.statistic]
-    arms, tuned_arms = {}, {}
+    arms, tuned_arms, tuned = {}, {}, {}
     for name, arm in (("a", claim.a), ("b", claim.b)):
-        rate, tuning, arm = tune_arm(claim, arm, runs)
-        tuned_arms[name] = arm
+        tuned[name] = tune_arm(claim, arm, runs)
+        tuned_arms[name] = tuned[name][2]
+    _prefetch(claim, runs, [(tuned_arms[n], tuned[n][0], s) for n in ("a", "b")
+                            for s in claim.final_seeds]
+              + [(tuned_arms["a"], tuned["a"][0], s) for s in claim.control_seeds])
+    for name in ("a", "b"):
+        rate, tuning, arm = tuned[name]
         values, metrics, behind = [], [], []
         for seed in claim.final_seeds:
             value, got = seed_value(claim, arm, runs, rate, seed, "final")

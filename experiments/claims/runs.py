@@ -49,9 +49,11 @@ class Run:
 class Runs:
     """Compose, locate and (with ``execute``) train the runs a claim needs."""
 
-    def __init__(self, results_dir="results", execute=False, verbose=False, extra=()):
+    def __init__(self, results_dir="results", execute=False, verbose=False, extra=(),
+                 pack=False):
         self.results_dir = str(results_dir)
         self.execute = execute
+        self.pack = pack  # train the runs ``prefetch`` names as packs (experiments.packing)
         self.verbose = verbose
         self.extra = list(extra)  # overrides applied to every run (e.g. backend, scale)
         self.trained = 0
@@ -74,6 +76,25 @@ class Runs:
         for part in key.split("."):
             node = node[part]
         return float(node)
+
+    def prefetch(self, preset: str, override_lists) -> None:
+        """With ``pack``: train the unfinished runs among ``override_lists`` as packs now,
+        so the ``get`` calls that follow find them finished."""
+        if not (self.execute and self.pack):
+            return
+        from experiments import packing
+        from experiments.pipeline import FINISHED, run_folder
+
+        entries = []
+        for overrides in override_lists:
+            cfg = self.compose(preset, overrides)
+            result = _read(run_folder(cfg) / "result.json")
+            if result is None or result.get("status") not in FINISHED:
+                cfg["trainer"]["verbose"] = False
+                entries.append((cfg, [*self.extra, *overrides]))
+        if len(entries) > 1:
+            counts = packing.train(entries, verbose=self.verbose)
+            self.trained += counts["packed"] + counts["alone"]
 
     def get(self, preset: str, overrides) -> Run | None:
         """The run of this configuration: read from its folder, trained first when

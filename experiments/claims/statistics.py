@@ -25,14 +25,16 @@ class Statistic:
     unit: str
     describe: str
     progress: object = None  # (runs, **args) -> how close failed runs got (higher = closer)
+    timed: bool = False  # reads training time: its runs train one at a time, never packed
 
 
 REGISTRY: dict[str, Statistic] = {}
 
 
-def statistic(name, better="lower", censored=False, unit="", describe="", progress=None):
+def statistic(name, better="lower", censored=False, unit="", describe="", progress=None,
+              timed=False):
     def register(fn):
-        REGISTRY[name] = Statistic(fn, better, censored, unit, describe, progress)
+        REGISTRY[name] = Statistic(fn, better, censored, unit, describe, progress, timed)
         return fn
     return register
 
@@ -225,7 +227,7 @@ def effective_step_decay(runs, stage):
 @statistic("seconds_to_target", censored=True, unit="seconds",
            describe="training seconds (sum of epoch times, interpolated within the crossing "
            "epoch) until {column} first reaches {target}; never reached = censored",
-           progress=_best_reached)
+           progress=_best_reached, timed=True)
 def seconds_to_target(runs, stage, column="val_accuracy", target=0.9):
     epochs = epochs_to_target(runs, stage, column, target)
     if not math.isfinite(epochs):
@@ -257,7 +259,7 @@ def effective_step_spread(runs, stage):
 
 @statistic("seconds_per_example", unit="µs per example",
            describe="training time per example, median over the epochs after the first (the "
-           "first includes tracing and compiling), in microseconds")
+           "first includes tracing and compiling), in microseconds", timed=True)
 def seconds_per_example(runs, stage):
     (run,) = runs
     if not _completed(run) or "epoch_time_s" not in run.history or len(run.history) < 2:

@@ -1,0 +1,155 @@
+"""Packed training (dlkit.training.packed) against separate runs, in-process.
+
+Packing needs the JAX backend: under another backend only the refusal is tested here (the
+JAX cases run in CI's JAX pass, ``KERAS_BACKEND=jax python -m pytest tests/test_packed.py``,
+and through the CLI in tests/test_packing_cli.py).
+"""
+
+import numpy as np
+import pytest
+
+from tests.conftest import BACKEND
+
+needs_jax = pytest.mark.skipif(BACKEND != "jax", reason="packing maps runs with jax.vmap")
+
+# Stated tolerance: a packed run and its separate twin add in another order (vectorized
+# kernels), so values agree to float32 rounding, amplified by the steps in between.
+RTOL, ATOL = 1e-5, 1e-6
+
+
+def _dataset(seed, n=240):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n + 60, 12)).astype("float32")
+    w = np.random.default_rng(99).normal(size=(12, 3))
+    y = np.argmax(x @ w, axis=1).astype("int32")
+    return x[:n], y[:n], x[n:], y[n:]
+
+
+def _loop(tmp_path, seed, lr, *, activation="relu", epochs=3, optimizer="adam",
+          dropout=True, batchnorm=True, tag=""):
+    import keras
+
+    from dlkit import losses, optimizers
+    from dlkit.training.loop import EpochLoop
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    layers = [keras.Input((12,)), keras.layers.Dense(16, activation=activation),
+              *([keras.layers.BatchNormalization()] if batchnorm else [])]
+    if dropout:
+        layers.append(keras.layers.Dropout(0.3))
+    model = keras.Sequential([*layers, keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer=optimizers.get(optimizer, learning_rate=lr),
+                  loss=losses.get("cross_entropy"),
+                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+    return EpochLoop(model, _dataset(seed), epochs, 32, seed,
+                     tmp_path / f"{tag}s{seed}_lr{lr}")
+
+
+def _rows(outcome):
+    return [{k: v for k, v in row.items() if k != "epoch_time_s"} for row in outcome.history]
+
+
+def _assert_same(a, b):
+    assert a.status == b.status and a.epochs_completed == b.epochs_completed
+    ra, rb = _rows(a), _rows(b)
+    assert [list(r) for r in ra] == [list(r) for r in rb]  # same columns, same order
+    for x, y in zip(ra, rb):
+        for key in x:
+            assert y[key] == pytest.approx(x[key], rel=RTOL, abs=ATOL), key
+
+
+@pytest.mark.skipif(BACKEND == "jax", reason="the refusal under another backend")
+def test_packing_refuses_other_backends(tmp_path):
+    from dlkit.training.packed import PackedLoop, incompatibility
+
+    loops = [_loop(tmp_path, s, 0.01) for s in (0, 1)]
+    assert "needs the JAX backend" in incompatibility(loops)
+    with pytest.raises(ValueError, match="cannot be packed"):
+        PackedLoop(loops)
+
+
+@needs_jax
+def test_packed_runs_match_separate_runs_history_files_and_weights(tmp_path):
+    """Four runs (two seeds x two rates, dropout and batch norm) packed against the same
+    four trained one at a time: every epoch's row, every file, the final weights."""
+    from dlkit.training.packed import PackedLoop
+
+    cases = [(0, 0.01), (0, 0.05), (1, 0.01), (1, 0.05)]
+    separate = [_loop(tmp_path, s, lr, tag="sep_").run() for s, lr in cases]
+    loops = [_loop(tmp_path, s, lr, tag="pack_") for s, lr in cases]
+    packed = PackedLoop(loops).run()
+    for a, b in zip(separate, packed):
+        _assert_same(a, b)
+    # the rates really differed: the two rates of one seed give different histories
+    assert separate[0].history[-1]["loss"] != pytest.approx(separate[1].history[-1]["loss"],
+                                                            rel=1e-3)
+    for s, lr in cases:
+        names = sorted(p.name for p in (tmp_path / f"sep_s{s}_lr{lr}").rglob("*"))
+        assert names == sorted(p.name for p in (tmp_path / f"pack_s{s}_lr{lr}").rglob("*"))
+    twin = _loop(tmp_path, 1, 0.05, tag="again_")
+    twin.run()
+    for w_sep, w_pack in zip(twin.model.get_weights(), loops[3].model.get_weights()):
+        np.testing.assert_allclose(w_pack, w_sep, rtol=RTOL, atol=ATOL)
+
+
+@needs_jax
+def test_packed_evaluate_matches_model_evaluate(tmp_path):
+    from dlkit.training.packed import PackedLoop
+
+    loops = [_loop(tmp_path, s, 0.02, epochs=1) for s in (0, 1, 2)]
+    packed = PackedLoop(loops)
+    packed.run()
+    splits = [{"val": (loop.x_val, loop.y_val), "train": (loop.x, loop.y)} for loop in loops]
+    got = packed.evaluate(splits)
+    for loop, values in zip(loops, got):
+        for split, (x, y) in splits[0].items():
+            x, y = (loop.x_val, loop.y_val) if split == "val" else (loop.x, loop.y)
+            ref = loop.model.evaluate(x, y, verbose=0, return_dict=True, batch_size=1024)
+            for key, value in ref.items():
+                assert values[f"{split}_{key}"] == pytest.approx(value, rel=RTOL), key
+
+
+@needs_jax
+def test_packed_resume_from_checkpoints_equals_an_uninterrupted_pack(tmp_path):
+    from dlkit.training.packed import PackedLoop
+
+    cases = [(0, 0.01), (1, 0.03)]
+    straight = PackedLoop([_loop(tmp_path, s, lr, epochs=4, tag="straight_")
+                           for s, lr in cases]).run()
+    PackedLoop([_loop(tmp_path, s, lr, epochs=2, tag="cut_") for s, lr in cases]).run()
+    resumed = [_loop(tmp_path, s, lr, epochs=4, tag="cut_") for s, lr in cases]
+    assert all(loop.resume() for loop in resumed)
+    assert {loop.start_epoch for loop in resumed} == {2}
+    outcomes = PackedLoop(resumed).run()
+    for a, b in zip(straight, outcomes):
+        _assert_same(a, b)
+        assert b.resumed_from == 2
+
+
+@needs_jax
+def test_a_diverging_run_stops_alone_and_the_rest_of_the_pack_completes(tmp_path):
+    from dlkit.training.packed import PackedLoop
+
+    plain = {"epochs": 4, "optimizer": "sgd", "dropout": False, "batchnorm": False}
+    loops = [_loop(tmp_path, 0, lr, **plain) for lr in (0.05, 1e36)]
+    good, bad = PackedLoop(loops).run()
+    alone = _loop(tmp_path, 0, 1e36, **plain, tag="alone_").run()
+    assert bad.status == "diverged" == alone.status
+    assert bad.diverged_epoch == alone.diverged_epoch
+    assert good.status == "completed" and good.epochs_completed == 4
+    assert len(bad.history) == bad.diverged_epoch  # nothing recorded after the divergence
+
+
+@needs_jax
+def test_incompatible_runs_are_refused_with_the_reason(tmp_path):
+    from dlkit.training.packed import incompatibility, packs
+
+    base = _loop(tmp_path, 0, 0.01)
+    assert incompatibility([base, _loop(tmp_path, 1, 0.1)]) is None
+    assert "network" in incompatibility([base, _loop(tmp_path, 1, 0.01, activation="tanh")])
+    assert "optimizer" in incompatibility([base, _loop(tmp_path, 1, 0.01, optimizer="sgd")])
+    assert "epochs" in incompatibility([base, _loop(tmp_path, 1, 0.01, epochs=5)])
+    groups = packs([base, _loop(tmp_path, 1, 0.01, activation="tanh"),
+                    _loop(tmp_path, 2, 0.02)])
+    assert [len(g) for g in groups] == [2, 1]

@@ -1,0 +1,113 @@
+"""Packed sweeps through the real CLI: ``hydra/sweeper=packed`` against the same sweep run
+one at a time, SIGKILL during a packed sweep, and the claims runner's ``--pack``."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+FAST = ["trainer.epochs=2", "dataset.subset=400", "trainer.verbose=false"]
+SWEEP = ["seed=0,1", "optimizer.learning_rate=0.001,0.01"]
+# packed and separate runs add in another order: equal to float32 rounding (see
+# tests/test_packed.py)
+RTOL = 1e-5
+
+
+def cli(*args, cwd, check=True, module="experiments.run"):
+    proc = subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=600,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def runs(root) -> dict:
+    return {p.parent.name: (p.parent, json.loads(p.read_text()))
+            for p in Path(root).rglob("result.json")}
+
+
+def files(run_dir) -> list:
+    return sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("*")
+                  if p.is_file() and p.name != ".lock")
+
+
+def assert_same_runs(packed_root, separate_root, count):
+    packed, separate = runs(packed_root), runs(separate_root)
+    assert sorted(packed) == sorted(separate) and len(packed) == count  # same folders
+    for run_id, (run_dir, result) in packed.items():
+        other_dir, other = separate[run_id]
+        assert result["status"] == other["status"] == "completed"
+        assert files(run_dir) == files(other_dir)
+        assert Path(result["tensorboard"]).name == Path(other["tensorboard"]).name
+        h = pd.read_csv(run_dir / "history.csv").drop(columns="epoch_time_s")
+        g = pd.read_csv(other_dir / "history.csv").drop(columns="epoch_time_s")
+        pd.testing.assert_frame_equal(h, g, rtol=RTOL)
+        assert result["metrics"].keys() == other["metrics"].keys()
+        for key, value in other["metrics"].items():
+            assert result["metrics"][key] == pytest.approx(value, rel=RTOL, abs=1e-6), key
+    return packed
+
+
+def test_packed_sweep_gives_the_separate_runs_folders_files_and_numbers(tmp_path):
+    pytest.importorskip("jax")
+    proc = cli("-m", "hydra/sweeper=packed", "backend=jax", *SWEEP, *FAST,
+               f"results_dir={tmp_path}/packed", cwd=tmp_path)
+    assert "[pack] 4 runs trained in 1 packs" in proc.stdout
+    cli("-m", "backend=jax", *SWEEP, *FAST, f"results_dir={tmp_path}/separate", cwd=tmp_path)
+    packed = assert_same_runs(tmp_path / "packed", tmp_path / "separate", 4)
+    assert {result.get("packed") for _, result in packed.values()} == {4}
+
+
+def test_claims_pack_needs_jax_one_line_exit_2(tmp_path):
+    proc = cli("--pack", "ce_vs_mse", "--results", str(tmp_path), cwd=tmp_path, check=False,
+               module="experiments.claims")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: --pack needs --backend jax (got --backend tensorflow): packing maps one "
+        "network over many runs with jax.vmap"]
+    assert not list(tmp_path.rglob("result.json"))
+
+
+@pytest.mark.slow
+def test_packed_sweeper_under_tensorflow_trains_one_at_a_time(tmp_path):
+    proc = cli("-m", "hydra/sweeper=packed", "seed=0,1", *FAST, f"results_dir={tmp_path}",
+               cwd=tmp_path)
+    assert "packing needs backend=jax" in proc.stdout
+    assert [r["status"] for _, r in runs(tmp_path).values()] == ["completed"] * 2
+    assert all("packed" not in r for _, r in runs(tmp_path).values())
+
+
+@pytest.mark.slow
+def test_sigkill_during_a_packed_sweep_then_rerun_gives_the_uninterrupted_results(tmp_path):
+    pytest.importorskip("jax")
+    args = ["-m", "hydra/sweeper=packed", "backend=jax", *SWEEP, "trainer.epochs=8",
+            "dataset.subset=400", "trainer.verbose=false"]
+    proc = subprocess.Popen([sys.executable, "-m", "experiments.run", *args,
+                             f"results_dir={tmp_path}/killed"], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline, killed_at = time.time() + 300, None
+    while time.time() < deadline:
+        states = list((tmp_path / "killed").rglob("state.json"))
+        epochs = [json.loads(s.read_text())["epoch"] for s in states if s.stat().st_size]
+        if len(epochs) == 4 and min(epochs) >= 3:
+            os.killpg(proc.pid, signal.SIGKILL)
+            killed_at = min(epochs)
+            break
+        time.sleep(0.02)
+    proc.wait()
+    assert killed_at is not None, "the packed sweep never reached epoch 3"
+    assert not runs(tmp_path / "killed")  # killed mid-training: no run finished
+    cli(*args, f"results_dir={tmp_path}/killed", cwd=tmp_path)
+    cli(*args, f"results_dir={tmp_path}/straight", cwd=tmp_path)
+    killed = assert_same_runs(tmp_path / "killed", tmp_path / "straight", 4)
+    assert all(r["resumed_from_epoch"] >= killed_at for _, r in killed.values())
+    for run_dir, _ in killed.values():
+        assert list(pd.read_csv(run_dir / "history.csv")["epoch"]) == list(range(1, 9))
