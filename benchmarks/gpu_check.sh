@@ -2,7 +2,7 @@
 # GPU check for a machine with an NVIDIA GPU where JAX (and PyTorch) are installed and
 # TensorFlow may not be: a short sweep on the GPU under Keras's JAX backend, then samples
 # per second, the device name, and whether XLA and mixed precision were used.
-# At most about 5 minutes. Usage, from the repository root:
+# At most about 8 minutes. Usage, from the repository root:
 #   bash benchmarks/gpu_check.sh [results_dir]
 # DLKIT_GPU_CHECK_DEVICE=auto runs the same steps where no GPU is present (a dry run).
 set -euo pipefail
@@ -32,6 +32,11 @@ timeout 240 python3 -m experiments.run -m backend=jax trainer.device="$device" \
   dataset=digits dataset.image_size=32 trainer.batch_size=128 trainer.epochs=5 seed=0,1 \
   results_dir="$out" trainer.resume=false trainer.verbose=false
 echo "sweep wall time: $(( $(date +%s) - start )) s"
+
+# many small runs at once: the 16-run tuning sweep of the default MLP (4 seeds x 4 rates),
+# one run at a time against one pack (hydra/sweeper=packed), runs per minute side by side
+timeout 420 python3 -m benchmarks.sweeps --sweep rates --epochs 5 --ways basic-jax,packed \
+  --override trainer.device="$device"
 
 python3 - "$out" <<'PY'
 import json, sys

@@ -1,46 +1,88 @@
-"""Sweep throughput: a 16-run sweep with Hydra's basic launcher against the joblib launcher
-(2 workers), in runs per minute, measured in one invocation.
+"""Sweep throughput through the real CLI: one 16-run sweep of the default MLP on digits,
+run every way side by side in one invocation, in runs per minute (each way a fresh
+``python -m experiments.run -m`` process, start-up included, as a user runs it).
 
-    python -m benchmarks.sweeps [--epochs 2]
+    python -m benchmarks.sweeps [--sweep rates|activations] [--epochs N] [--rounds R]
+                                [--ways basic,joblib,basic-jax,packed] [--override K=V]
+
+Sweeps:
+
+- ``rates`` (default): 4 seeds x 4 learning rates, what the fair protocol runs for one
+  arm (a tuning grid over seeds): one pack of 16 under ``hydra/sweeper=packed``;
+- ``activations``: 4 seeds x 4 hidden activations (the sweep the earlier figure of
+  11.2 runs/min was measured on): four packs of 4, one per activation.
+
+Ways: ``basic`` (Hydra's basic launcher, TensorFlow: the baseline), ``joblib`` (two
+worker processes, TensorFlow), ``basic-jax`` (basic launcher under JAX) and ``packed``
+(``hydra/sweeper=packed backend=jax``). Rounds alternate the ways (A, B, C, D, A, …) and
+report medians, so load on a shared machine hits every way alike.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+SWEEPS = {
+    "rates": ["seed=0,1,2,3", "optimizer.learning_rate=0.0003,0.001,0.003,0.01"],
+    "activations": ["seed=0,1,2,3", "activation=relu,tanh,sigmoid,leaky_relu"],
+}
+WAYS = {
+    "basic": [],
+    "joblib": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
+    "basic-jax": ["backend=jax"],
+    "packed": ["hydra/sweeper=packed", "backend=jax"],
+}
 
-def sweep(launcher_args: list[str], epochs: int) -> float:
+
+def sweep(way_args: list[str], sweep_args: list[str], epochs: int, extra=()) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "experiments.run", "-m", *launcher_args,
-                        "seed=0,1,2,3", "activation=relu,tanh,sigmoid,leaky_relu",
+        subprocess.run([sys.executable, "-m", "experiments.run", "-m", *way_args, *sweep_args,
                         f"trainer.epochs={epochs}", f"results_dir={tmp}",
-                        "trainer.verbose=false"], cwd=tmp, check=True, capture_output=True,
+                        "trainer.verbose=false", *extra], cwd=tmp, check=True, capture_output=True,
                        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
         return time.perf_counter() - t0
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__)
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.sweeps", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sweep", choices=sorted(SWEEPS), default="rates")
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--ways", default=",".join(WAYS))
+    parser.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
+                        help="a Hydra override for every way (e.g. trainer.device=gpu)")
     args = parser.parse_args(argv)
+    ways = args.ways.split(",")
+    bad = [w for w in ways if w not in WAYS]
+    if bad or args.epochs < 1 or args.rounds < 1:
+        print(f"error: --ways takes {', '.join(WAYS)}; --epochs and --rounds positive ints "
+              f"(got {args.ways!r}, {args.epochs}, {args.rounds})", file=sys.stderr)
+        return 2
     from benchmarks._timing import machine
 
-    results = {
-        "basic": sweep([], args.epochs),
-        "joblib (2 workers)": sweep(["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
-                                    args.epochs),
-    }
-    print(f"# 16-run sweep (MLP on digits, {args.epochs} epochs each); {machine()}")
-    print(f"{'launcher':<20}{'wall (s)':>10}{'runs/min':>10}")
-    for name, seconds in results.items():
-        print(f"{name:<20}{seconds:>10.1f}{16 * 60 / seconds:>10.1f}")
+    times = {way: [] for way in ways}
+    for _ in range(args.rounds):
+        for way in ways:
+            times[way].append(sweep(WAYS[way], SWEEPS[args.sweep], args.epochs,
+                                    args.override))
+    print(f"# 16-run sweep '{args.sweep}' ({' '.join(SWEEPS[args.sweep])}), default MLP on "
+          f"digits, {args.epochs} epochs each, median of {args.rounds} alternating rounds; "
+          f"{machine().rsplit(', Keras', 1)[0]}")
+    print(f"{'way':<12}{'wall (s)':>10}{'runs/min':>10}{'vs ' + ways[0]:>12}")
+    base = statistics.median(times[ways[0]])
+    for way in ways:
+        wall = statistics.median(times[way])
+        print(f"{way:<12}{wall:>10.1f}{16 * 60 / wall:>10.1f}{base / wall:>11.2f}x")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -114,7 +114,7 @@ def test_gpu_check_script_dry_run_without_gpu(tmp_path):
     env = {**os.environ, "DLKIT_GPU_CHECK_DEVICE": "auto", "OUT": str(tmp_path),
            "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"}
     proc = subprocess.run(["bash", str(root / "benchmarks" / "gpu_check.sh")], cwd=root,
-                          env=env, capture_output=True, text=True, timeout=300)
+                          env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = [line for line in proc.stdout.splitlines() if ": completed," in line]
     assert len(lines) == 2, proc.stdout
@@ -124,6 +124,8 @@ def test_gpu_check_script_dry_run_without_gpu(tmp_path):
         rate = float(line.split(" samples/s")[0].rsplit(" ", 1)[1])
         assert rate > 0
     assert len(results(tmp_path / "gpu_check")) == 2
+    packed = [line for line in proc.stdout.splitlines() if line.startswith("packed ")]
+    assert len(packed) == 1 and float(packed[0].split()[2]) > 0  # runs/min
 
 
 @pytest.mark.parametrize("gpus,job,preset,expected", [
