@@ -94,39 +94,18 @@ def incompatibility(loops) -> str | None:
     return None
 
 
-def _stack(arrays):
-    import jax.numpy as jnp
+class _Programs:
+    """The mapped, compiled train and test programs of one architecture, loss and optimizer
+    configuration, around a template model (the first pack's first model: its Python
+    configuration only; every pack passes its own state). Kept across packs so a claim's
+    tuning grid, final and control packs compile once."""
 
-    return [jnp.stack(group) for group in zip(*arrays)]
-
-
-class PackedLoop:
-    """Train ``loops`` (``EpochLoop`` s that ``incompatibility`` accepts) as one program;
-    ``run`` returns each loop's ``Outcome`` and leaves each loop's model holding its run's
-    final state."""
-
-    def __init__(self, loops):
-        reason = incompatibility(loops)
-        if reason:
-            raise ValueError(f"these runs cannot be packed: {reason}")
-        self.loops = list(loops)
-        self.model = loops[0].model
-        self._train = self._test = None
-        for loop in self.loops:
-            if not loop.model.optimizer.built:
-                loop.model.optimizer.build(loop.model.trainable_variables)
-        x, y = loops[0].x[:1], loops[0].y[:1]
-        self.model._symbolic_build(data_batch=(x, y))  # the compiled metrics' variables
-        self.model.reset_metrics()
-        self._fresh_metrics = [np.asarray(v.value) for v in self.model.metrics_variables]
-
-    # ---- the mapped programs ------------------------------------------------------------
-    def _programs(self):
-        if self._train is not None:
-            return
+    def __init__(self, model, x, y):
         import jax
 
-        model = self.model
+        model._symbolic_build(data_batch=(x, y))  # the compiled metrics' variables
+        model.reset_metrics()
+        self.fresh_metrics = [np.asarray(v.value) for v in model.metrics_variables]
 
         def train_epoch(state, xs, ys):
             def step(state, batch):
@@ -144,13 +123,45 @@ class PackedLoop:
             state, logs = jax.lax.scan(step, tuple(state), (xs, ys))
             return state[2], jax.tree_util.tree_map(lambda v: v[-1], logs)
 
-        self._train = jax.jit(jax.vmap(train_epoch))
-        self._test = jax.jit(jax.vmap(test_all))
+        self.train = jax.jit(jax.vmap(train_epoch))
+        self.test = jax.jit(jax.vmap(test_all))
+
+
+_CACHED = 8  # architectures whose programs stay compiled
+_PROGRAMS: dict = {}
+
+
+def _stack(arrays):
+    import jax.numpy as jnp
+
+    return [jnp.stack(group) for group in zip(*arrays)]
+
+
+class PackedLoop:
+    """Train ``loops`` (``EpochLoop`` s that ``incompatibility`` accepts) as one program;
+    ``run`` returns each loop's ``Outcome`` and leaves each loop's model holding its run's
+    final state."""
+
+    def __init__(self, loops):
+        reason = incompatibility(loops)
+        if reason:
+            raise ValueError(f"these runs cannot be packed: {reason}")
+        self.loops = list(loops)
+        for loop in self.loops:
+            if not loop.model.optimizer.built:
+                loop.model.optimizer.build(loop.model.trainable_variables)
+        key = _structure(loops[0].model) + _compiled(loops[0].model)
+        if key not in _PROGRAMS:
+            while len(_PROGRAMS) >= _CACHED:
+                _PROGRAMS.pop(next(iter(_PROGRAMS)))
+            _PROGRAMS[key] = _Programs(loops[0].model, loops[0].x[:1], loops[0].y[:1])
+        self.programs = _PROGRAMS[key]
 
     def _metrics_state(self):
         import jax.numpy as jnp
 
-        return [jnp.stack([jnp.asarray(v)] * len(self.loops)) for v in self._fresh_metrics]
+        fresh = self.programs.fresh_metrics
+        return [jnp.stack([jnp.asarray(v)] * len(self.loops)) for v in fresh]
 
     def _state(self):
         models = [loop.model for loop in self.loops]
@@ -195,7 +206,7 @@ class PackedLoop:
         logs = None
         for part in (whole, rest):
             if part is not None:
-                metrics, logs = self._test([state[0], state[1], metrics], *part)
+                metrics, logs = self.programs.test([state[0], state[1], metrics], *part)
         values = {k: np.asarray(v) for k, v in logs.items()}
         return [{k: float(v[i]) for k, v in values.items()} for i in range(len(self.loops))]
 
@@ -208,7 +219,6 @@ class PackedLoop:
         start, epochs = first.start_epoch, first.epochs
         batch = min(first.batch_size, len(first.x))
         if start < epochs:
-            self._programs()
             callbacks = [keras.callbacks.CallbackList(loop.own_callbacks(stop_on_nan=False),
                                                       model=loop.model) for loop in loops]
             for c in callbacks:
@@ -231,7 +241,7 @@ class PackedLoop:
                 for part in (whole, rest):
                     if part is None:
                         continue
-                    (tv, ntv, ov, metrics), logs = self._train([*state, metrics], *part)
+                    (tv, ntv, ov, metrics), logs = self.programs.train([*state, metrics], *part)
                     state = [tv, ntv, ov]
                     step_losses.append(np.asarray(logs["loss"]))
                 train_logs = {k: np.asarray(v[:, -1]) for k, v in logs.items()}
@@ -261,7 +271,6 @@ class PackedLoop:
         """``splits``: for each loop, ``{name: (x, y)}`` with the same names and shapes for
         every loop. Returns each run's ``{name_metric: value}``, as ``model.evaluate``
         gives them for its own model."""
-        self._programs()
         state = self._state()
         out = [{} for _ in self.loops]
         for name in splits[0]:
