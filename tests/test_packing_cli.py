@@ -111,3 +111,13 @@ def test_sigkill_during_a_packed_sweep_then_rerun_gives_the_uninterrupted_result
     assert all(r["resumed_from_epoch"] >= killed_at for _, r in killed.values())
     for run_dir, _ in killed.values():
         assert list(pd.read_csv(run_dir / "history.csv")["epoch"]) == list(range(1, 9))
+
+
+def test_packed_sweeper_refuses_a_bad_limit_one_line_exit_2(tmp_path):
+    proc = cli("-m", "hydra/sweeper=packed", "hydra.sweeper.limit=1", "seed=0,1",
+               f"results_dir={tmp_path}", cwd=tmp_path, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: hydra.sweeper.limit=1 is not accepted: the most runs per pack, an int of at "
+        "least 2"]
+    assert "Traceback" not in proc.stderr and not list(tmp_path.rglob("result.json"))

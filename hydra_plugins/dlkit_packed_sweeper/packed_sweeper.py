@@ -9,6 +9,7 @@ values, the sweep's callbacks and the bad-input report are those of any sweep.
 """
 
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Optional
@@ -34,7 +35,11 @@ class PackedSweeper(BasicSweeper):
     def __init__(self, max_batch_size: int | None, params: dict | None = None,
                  limit: int = 64) -> None:
         super().__init__(max_batch_size=max_batch_size, params=params)
-        self.limit = int(limit)
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 2:
+            print(f"error: hydra.sweeper.limit={limit!r} is not accepted: the most runs per "
+                  "pack, an int of at least 2", file=sys.stderr, flush=True)
+            raise SystemExit(2)
+        self.limit = limit
 
     def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
         super().validate_batch_is_legal(batch)
