@@ -121,3 +121,14 @@ def test_packed_sweeper_refuses_a_bad_limit_one_line_exit_2(tmp_path):
         "error: hydra.sweeper.limit=1 is not accepted: the most runs per pack, an int of at "
         "least 2"]
     assert "Traceback" not in proc.stderr and not list(tmp_path.rglob("result.json"))
+
+
+@pytest.mark.slow
+def test_packed_sweeper_under_the_joblib_launcher(tmp_path):
+    """The packs train in the sweeping process; joblib's workers find them finished."""
+    pytest.importorskip("jax")
+    proc = cli("-m", "hydra/sweeper=packed", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+               "backend=jax", *SWEEP, *FAST, f"results_dir={tmp_path}/joblib", cwd=tmp_path)
+    assert "[pack] 4 runs trained in 1 packs" in proc.stdout
+    cli("-m", "backend=jax", *SWEEP, *FAST, f"results_dir={tmp_path}/separate", cwd=tmp_path)
+    assert_same_runs(tmp_path / "joblib", tmp_path / "separate", 4)
