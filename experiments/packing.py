@@ -27,7 +27,6 @@ def train(entries, verbose: bool = False, limit: int = DEFAULT_LIMIT) -> dict:
     leave timing statistics out; a sweep of them should not use the packed sweeper."""
     import keras
 
-    from dlkit.training.packed import incompatibility, packs
     from experiments import pipeline, spec
 
     counts = {"packed": 0, "packs": 0, "alone": 0, "left": 0, "failed": 0}
@@ -56,7 +55,7 @@ def train(entries, verbose: bool = False, limit: int = DEFAULT_LIMIT) -> dict:
             counts["left"] += len(items)
             continue
         for chunk in [items[i:i + limit] for i in range(0, len(items), limit)]:
-            _train_group(chunk, verbose, counts, incompatibility, packs)
+            _train_group(chunk, verbose, counts)
     if counts["packed"]:
         print(f"[pack] {counts['packed']} runs trained in {counts['packs']} packs in "
               f"{time.perf_counter() - t0:.1f}s; {counts['left']} left to run one at a time",
@@ -78,8 +77,8 @@ def _pack_key(cfg: dict) -> str:
     return json.dumps(defining, sort_keys=True, default=str)
 
 
-def _train_group(items, verbose, counts, incompatibility, packs) -> None:
-    from dlkit.training.packed import PackedLoop
+def _train_group(items, verbose, counts) -> None:
+    from dlkit.training.packed import PackedLoop, packs, slower
     from experiments import pipeline
 
     with ExitStack() as stack:
@@ -99,7 +98,10 @@ def _train_group(items, verbose, counts, incompatibility, packs) -> None:
         by_loop = {id(job.loop): job for job in jobs}
         for group in packs([job.loop for job in jobs]):
             members = [by_loop[id(loop)] for loop in group]
-            if len(members) < 2:
+            why = slower(group) if len(members) > 1 else None
+            if why:
+                print(f"[pack] not packing {len(members)} runs: {why}", flush=True)
+            if len(members) < 2 or why:
                 for job in members:  # packs with no other: trained here, alone
                     _alone(job, counts)
                 continue

@@ -22,6 +22,14 @@ def _bad(message: str):
     raise SystemExit(2)
 
 
+def _run_overrides(args) -> list[str]:
+    """Overrides for every run: ``--override``s, and the backend when it is not the
+    default (the backend is part of a run's identity: runs under JAX get their own folders
+    and never stand in for TensorFlow's)."""
+    backend = [] if args.backend == "tensorflow" else [f"backend={args.backend}"]
+    return [*backend, *args.override]
+
+
 def _claims(keys):
     from experiments.claims import ClaimSpecError, load
 
@@ -108,7 +116,7 @@ def main(argv=None) -> int:
     from experiments.claims.runs import Runs
     from experiments.pipeline import RunSpecError
 
-    runs = Runs(args.results, execute=True, extra=args.override, pack=args.pack)
+    runs = Runs(args.results, execute=True, extra=_run_overrides(args), pack=args.pack)
     t0 = time.perf_counter()
     for i, claim in enumerate(claims, 1):
         t = time.perf_counter()
@@ -138,7 +146,7 @@ def _report(claims, args) -> int:
     for preset in sorted({c.preset for c in claims}):  # each preset's HParams columns
         write_experiment(Path(args.results) / preset)
 
-    results, missing = collect(args.results, claims, extra=args.override)
+    results, missing = collect(args.results, claims, extra=_run_overrides(args))
     for path in write(results, missing, args.out or args.results):
         print(f"  wrote {path}")
     for r in results:
