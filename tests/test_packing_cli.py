@@ -55,6 +55,7 @@ def assert_same_runs(packed_root, separate_root, count):
     return packed
 
 
+@pytest.mark.slow
 def test_packed_sweep_gives_the_separate_runs_folders_files_and_numbers(tmp_path):
     pytest.importorskip("jax")
     proc = cli("-m", "hydra/sweeper=packed", "backend=jax", *SWEEP, *FAST,
