@@ -46,7 +46,9 @@ def load(path, all_columns: bool = False) -> pd.DataFrame:
     keep = [c for c in config_cols if c != "config.seed" and
             (all_columns or frame[c].astype(str).nunique() > 1)]
     metric_cols = sorted(c for c in frame.columns if c.startswith(METRIC_PREFIXES))
-    frame = frame[keep + ID_COLUMNS + metric_cols + ["path"]]
+    # how many runs trained together, when any did (experiments.packing)
+    packed = ["packed"] if frame["packed"].notna().any() else []
+    frame = frame[keep + ID_COLUMNS + packed + metric_cols + ["path"]]
     frame.columns = [c.removeprefix("config.") for c in frame.columns]
     keys = [c.removeprefix("config.") for c in keep if frame[c.removeprefix("config.")]
             .astype(str).nunique() > 1] + ["seed"]
@@ -86,6 +88,7 @@ def _record(folder: Path) -> dict:
     row = {f"config.{k}": v for k, v in spec.flat(spec.defining(config)).items()}
     row["config.name"] = config.get("name")
     row.update({k: result.get(k) for k in ID_COLUMNS})
+    row["packed"] = result.get("packed")
     row["run_id"] = row["run_id"] or folder.name
     row["path"] = str(folder)
     row.update(result.get("metrics") or {})
@@ -111,7 +114,7 @@ def history(run_path: str) -> pd.DataFrame:
 def _varying(frame: pd.DataFrame) -> list[str]:
     """The configuration columns that differ between runs (the defining keys of
     ``experiments.spec.defining``): the columns runs are grouped by."""
-    config = [c for c in frame.columns if c not in ID_COLUMNS and c != "path"
+    config = [c for c in frame.columns if c not in ID_COLUMNS and c not in ("path", "packed")
               and not c.startswith(METRIC_PREFIXES) and c != "name"
               and c not in DERIVED_COLUMNS]
     return [c for c in config if frame[c].astype(str).nunique() > 1]

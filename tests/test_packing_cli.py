@@ -64,6 +64,10 @@ def test_packed_sweep_gives_the_separate_runs_folders_files_and_numbers(tmp_path
     cli("-m", "backend=jax", *SWEEP, *FAST, f"results_dir={tmp_path}/separate", cwd=tmp_path)
     packed = assert_same_runs(tmp_path / "packed", tmp_path / "separate", 4)
     assert {result.get("packed") for _, result in packed.values()} == {4}
+    from experiments.report import load  # the runs' table says which trained together
+
+    assert list(load(tmp_path / "packed")["packed"]) == [4] * 4
+    assert "packed" not in load(tmp_path / "separate").columns
 
 
 def test_claims_pack_needs_jax_one_line_exit_2(tmp_path):
