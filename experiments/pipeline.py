@@ -490,6 +490,9 @@ def start(cfg: dict, run_dir: Path, verbose: bool, label: str, callbacks: list):
                 shutil.rmtree(child)
             elif child.name != ".lock":
                 child.unlink()
+    for stale in (*run_dir.glob(".*.tmp"), *run_dir.glob("checkpoints/.*.tmp"),
+                  *run_dir.glob(".model.*.tmp.keras")):
+        stale.unlink(missing_ok=True)  # a write a SIGKILL cut short (this process holds the lock)
     base = {"run_id": run_dir.name, "label": label, "seed": cfg["seed"], "config": cfg,
             "versions": environment.versions(), "hardware": environment.hardware()}
     job = Job(cfg, run_dir, verbose, base, time.perf_counter())
