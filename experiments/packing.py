@@ -125,11 +125,7 @@ def _alone(job, counts) -> None:
     from experiments import pipeline
 
     try:
-        try:
-            outcome = job.loop.run()
-        except Exception as err:
-            pipeline.fail(job, err)
-        pipeline.finish(job, outcome)
+        pipeline.train(job)
         counts["alone"] += 1
     except pipeline.RunFailed as err:
         print(f"error: {err}", file=sys.stderr, flush=True)

@@ -574,12 +574,17 @@ def fail(job: Job, err: BaseException):
     raise RunFailed(f"run {job.run_dir} failed: {type(err).__name__}: {err}") from err
 
 
-def _execute(cfg: dict, run_dir: Path, verbose: bool, label: str, callbacks: list) -> dict:
-    job = start(cfg, run_dir, verbose, label, callbacks)
-    if not isinstance(job, Job):
-        return job  # finished earlier
+def train(job: Job) -> dict:
+    """Train a started job on its own, then finish it (a failure is ``RunFailed``)."""
     try:
         outcome = job.loop.run()
     except Exception as err:
         fail(job, err)
     return finish(job, outcome)
+
+
+def _execute(cfg: dict, run_dir: Path, verbose: bool, label: str, callbacks: list) -> dict:
+    job = start(cfg, run_dir, verbose, label, callbacks)
+    if not isinstance(job, Job):
+        return job  # finished earlier
+    return train(job)
