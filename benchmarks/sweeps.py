@@ -3,7 +3,7 @@ run every way side by side in one invocation, in runs per minute (each way a fre
 ``python -m experiments.run -m`` process, start-up included, as a user runs it).
 
     python -m benchmarks.sweeps [--sweep rates|activations] [--epochs N] [--rounds R]
-                                [--ways basic,joblib,basic-jax,packed] [--override K=V]
+                                [--ways basic,joblib,basic-jax,packed,packed-jax] [--override K=V]
 
 Sweeps:
 
@@ -13,9 +13,10 @@ Sweeps:
   11.2 runs/min was measured on): four packs of 4, one per activation.
 
 Ways: ``basic`` (Hydra's basic launcher, TensorFlow: the baseline), ``joblib`` (two
-worker processes, TensorFlow), ``basic-jax`` (basic launcher under JAX) and ``packed``
-(``hydra/sweeper=packed backend=jax``). Rounds alternate the ways (A, B, C, D, A, …) and
-report medians, so load on a shared machine hits every way alike.
+worker processes, TensorFlow), ``basic-jax`` (basic launcher under JAX), ``packed``
+(``hydra/sweeper=packed``, TensorFlow) and ``packed-jax`` (the packed sweeper under JAX).
+Rounds alternate the ways (A, B, C, D, A, …) and report medians, so load on a shared
+machine hits every way alike.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ WAYS = {
     "basic": [],
     "joblib": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
     "basic-jax": ["backend=jax"],
-    "packed": ["hydra/sweeper=packed", "backend=jax"],
+    "packed": ["hydra/sweeper=packed"],
+    "packed-jax": ["hydra/sweeper=packed", "backend=jax"],
 }
 
 

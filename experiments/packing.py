@@ -30,10 +30,10 @@ def train(entries, verbose: bool = False, limit: int = DEFAULT_LIMIT) -> dict:
     from experiments import pipeline, spec
 
     counts = {"packed": 0, "packs": 0, "alone": 0, "left": 0, "failed": 0}
-    if keras.backend.backend() != "jax":
+    if keras.backend.backend() not in ("jax", "tensorflow"):
         counts["left"] = len(entries)
-        print(f"[pack] packing needs backend=jax (running {keras.backend.backend()}); the "
-              "runs train one at a time", flush=True)
+        print(f"[pack] packing needs backend=tensorflow or jax (running "
+              f"{keras.backend.backend()}); the runs train one at a time", flush=True)
         return counts
     candidates = []
     for cfg, overrides in entries:

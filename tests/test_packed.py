@@ -10,7 +10,8 @@ import pytest
 
 from tests.conftest import BACKEND
 
-needs_jax = pytest.mark.skipif(BACKEND != "jax", reason="packing maps runs with jax.vmap")
+needs_jax = pytest.mark.skipif(BACKEND not in ("jax", "tensorflow"),
+                               reason="packing runs under JAX and TensorFlow")
 
 # Stated tolerance: a packed run and its separate twin add in another order (vectorized
 # kernels), so values agree to float32 rounding, amplified by the steps in between.
@@ -59,12 +60,16 @@ def _assert_same(a, b):
             assert y[key] == pytest.approx(x[key], rel=RTOL, abs=ATOL), key
 
 
-@pytest.mark.skipif(BACKEND == "jax", reason="the refusal under another backend")
-def test_packing_refuses_other_backends(tmp_path):
+def test_packing_refuses_the_torch_backend(tmp_path, monkeypatch):
+    import keras
+
     from dlkit.training.packed import PackedLoop, incompatibility
 
     loops = [_loop(tmp_path, s, 0.01) for s in (0, 1)]
-    assert "needs the JAX backend" in incompatibility(loops)
+    assert incompatibility(loops) is None
+    monkeypatch.setattr(keras.backend, "backend", lambda: "torch")
+    assert "needs the JAX or TensorFlow backend (this process runs torch)" in \
+        incompatibility(loops)
     with pytest.raises(ValueError, match="cannot be packed"):
         PackedLoop(loops)
 

@@ -1,5 +1,6 @@
 """Packed sweeps through the real CLI: ``hydra/sweeper=packed`` against the same sweep run
-one at a time, SIGKILL during a packed sweep, and the claims runner's ``--pack``."""
+one at a time (under TensorFlow and JAX), SIGKILL during a packed sweep, every launcher,
+and the claims runner's ``--pack`` against the same claim trained one run at a time."""
 
 import json
 import os
@@ -56,12 +57,14 @@ def assert_same_runs(packed_root, separate_root, count):
 
 
 @pytest.mark.slow
-def test_packed_sweep_gives_the_separate_runs_folders_files_and_numbers(tmp_path):
-    pytest.importorskip("jax")
-    proc = cli("-m", "hydra/sweeper=packed", "backend=jax", *SWEEP, *FAST,
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_packed_sweep_gives_the_separate_runs_folders_files_and_numbers(tmp_path, backend):
+    pytest.importorskip(backend)
+    proc = cli("-m", "hydra/sweeper=packed", f"backend={backend}", *SWEEP, *FAST,
                f"results_dir={tmp_path}/packed", cwd=tmp_path)
     assert "[pack] 4 runs trained in 1 packs" in proc.stdout
-    cli("-m", "backend=jax", *SWEEP, *FAST, f"results_dir={tmp_path}/separate", cwd=tmp_path)
+    cli("-m", f"backend={backend}", *SWEEP, *FAST, f"results_dir={tmp_path}/separate",
+        cwd=tmp_path)
     packed = assert_same_runs(tmp_path / "packed", tmp_path / "separate", 4)
     assert {result.get("packed") for _, result in packed.values()} == {4}
     from experiments.report import load  # the runs' table says which trained together
@@ -70,29 +73,22 @@ def test_packed_sweep_gives_the_separate_runs_folders_files_and_numbers(tmp_path
     assert "packed" not in load(tmp_path / "separate").columns
 
 
-def test_claims_pack_needs_jax_one_line_exit_2(tmp_path):
-    proc = cli("--pack", "ce_vs_mse", "--results", str(tmp_path), cwd=tmp_path, check=False,
-               module="experiments.claims")
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [
-        "error: --pack needs --backend jax (got --backend tensorflow): packing maps one "
-        "network over many runs with jax.vmap"]
-    assert not list(tmp_path.rglob("result.json"))
-
-
 @pytest.mark.slow
-def test_packed_sweeper_under_tensorflow_trains_one_at_a_time(tmp_path):
-    proc = cli("-m", "hydra/sweeper=packed", "seed=0,1", *FAST, f"results_dir={tmp_path}",
-               cwd=tmp_path)
-    assert "packing needs backend=jax" in proc.stdout
+def test_packed_sweeper_under_torch_trains_one_at_a_time(tmp_path):
+    pytest.importorskip("torch")
+    proc = cli("-m", "hydra/sweeper=packed", "backend=torch", "seed=0,1", *FAST,
+               f"results_dir={tmp_path}", cwd=tmp_path)
+    assert "packing needs backend=tensorflow or jax (running torch)" in proc.stdout
     assert [r["status"] for _, r in runs(tmp_path).values()] == ["completed"] * 2
     assert all("packed" not in r for _, r in runs(tmp_path).values())
 
 
 @pytest.mark.slow
-def test_sigkill_during_a_packed_sweep_then_rerun_gives_the_uninterrupted_results(tmp_path):
-    pytest.importorskip("jax")
-    args = ["-m", "hydra/sweeper=packed", "backend=jax", *SWEEP, "trainer.epochs=8",
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_sigkill_during_a_packed_sweep_then_rerun_gives_the_uninterrupted_results(tmp_path,
+                                                                                   backend):
+    pytest.importorskip(backend)
+    args = ["-m", "hydra/sweeper=packed", f"backend={backend}", *SWEEP, "trainer.epochs=8",
             "dataset.subset=400", "trainer.verbose=false"]
     proc = subprocess.Popen([sys.executable, "-m", "experiments.run", *args,
                              f"results_dir={tmp_path}/killed"], cwd=tmp_path,
@@ -131,9 +127,36 @@ def test_packed_sweeper_refuses_a_bad_limit_one_line_exit_2(tmp_path):
 @pytest.mark.slow
 def test_packed_sweeper_under_the_joblib_launcher(tmp_path):
     """The packs train in the sweeping process; joblib's workers find them finished."""
-    pytest.importorskip("jax")
     proc = cli("-m", "hydra/sweeper=packed", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
-               "backend=jax", *SWEEP, *FAST, f"results_dir={tmp_path}/joblib", cwd=tmp_path)
+               *SWEEP, *FAST, f"results_dir={tmp_path}/joblib", cwd=tmp_path)
     assert "[pack] 4 runs trained in 1 packs" in proc.stdout
-    cli("-m", "backend=jax", *SWEEP, *FAST, f"results_dir={tmp_path}/separate", cwd=tmp_path)
+    cli("-m", *SWEEP, *FAST, f"results_dir={tmp_path}/separate", cwd=tmp_path)
     assert_same_runs(tmp_path / "joblib", tmp_path / "separate", 4)
+
+
+@pytest.mark.slow
+def test_claims_pack_gives_the_claim_trained_one_run_at_a_time(tmp_path, capsys):
+    """``--pack`` (TensorFlow, the default backend): the same rates chosen, the same final
+    and control values per seed, the same run folders, as without it."""
+    from experiments.claims.__main__ import main
+
+    def claim(tag, *extra):
+        args = ["adam_vs_sgd", "--override", "trainer.epochs=2", "--override",
+                "dataset.subset=400", "--seeds", "2", "--points", "2",
+                "--results", str(tmp_path / tag), "--out", str(tmp_path / f"{tag}_out"), *extra]
+        assert main(args) == 0
+        data = json.loads((tmp_path / f"{tag}_out" / "claims.json").read_text())
+        return data["claims"][0]
+
+    packed = claim("packed", "--pack")
+    assert "runs trained in" in capsys.readouterr().out
+    alone = claim("alone")
+    assert sorted(p.parent.name for p in (tmp_path / "packed").rglob("result.json")) == \
+        sorted(p.parent.name for p in (tmp_path / "alone").rglob("result.json"))
+    packed_runs = [json.loads(p.read_text()) for p in (tmp_path / "packed").rglob("result.json")]
+    assert any(r.get("packed", 0) > 1 for r in packed_runs)
+    for arm in ("a", "b"):
+        assert packed[arm]["chosen_rate"] == alone[arm]["chosen_rate"]
+        assert packed[arm]["final"] == pytest.approx(alone[arm]["final"], rel=RTOL, abs=1e-6)
+    assert packed["control"]["values"] == pytest.approx(alone["control"]["values"], rel=RTOL,
+                                                        abs=1e-6)

@@ -1,29 +1,36 @@
-"""Packed training: K runs of one network trained as one vectorized program (JAX backend).
+"""Packed training: K runs of one network trained as one program (JAX or TensorFlow).
 
 A small network leaves most of a CPU (and nearly all of a GPU) idle: each step's cost is
 the framework's per-step overhead, not arithmetic. Packing trains K ``EpochLoop`` s that
-differ only in their seed, data split and learning rate as one program: the model's own
-Keras ``train_step`` (loss, regularization, metrics and optimizer update exactly as ``fit``
-computes them) is mapped over the K runs' states with ``jax.vmap`` and scanned over an
-epoch's batches with ``jax.lax.scan``, so one compiled call trains every run for a whole
-epoch.
+differ only in their seed, data split and learning rate as one program that covers a whole
+epoch, each run through the model's own Keras ``train_step`` (loss, regularization, metrics
+and optimizer update exactly as ``fit`` computes them):
+
+- JAX: the step is mapped over the K runs' stacked states with ``jax.vmap`` and scanned over
+  the epoch's batches with ``jax.lax.scan``; one compiled program per architecture serves
+  every pack of it.
+- TensorFlow: the K models keep their own variables; one ``tf.function`` calls each model's
+  ``train_step`` on its own batch inside a ``tf.while_loop`` over the epoch's batches. No
+  ``fit`` step loop, one call per epoch instead of K per step, and TensorFlow's executor runs
+  the K independent graphs side by side.
 
 What stays per run, as in a separate run: the initial weights (each loop's model was built
 from its own seed), the data split and the batch order (``EpochLoop.batches``: the seed and
-the epoch), the optimizer state and learning rate (a variable of the optimizer's state, so
-runs at different rates pack together), dropout's random state, every file (``history.csv``,
-``steps.csv``, checkpoints, ``state.json``, the caller's callbacks: the same callback objects
-a separate run uses) and the outcome. Nothing is shared between the K slices of the mapped
-program, so run k's numbers are run k's alone; they match a separate run up to
-floating-point summation order (vectorized kernels add in another order). Two things
-differ by design: ``epoch_time_s`` is the run's share of the pack's epoch (the pack's
-time / K), and a diverging run does not stop mid-epoch (its epoch is recorded as diverged
-like Keras's ``TerminateOnNaN`` records it, and it trains no further).
+the epoch), the optimizer state and learning rate, dropout's random state, every file
+(``history.csv``, ``steps.csv``, checkpoints, ``state.json``, the caller's callbacks: the
+same callback objects a separate run uses) and the outcome. Nothing is shared between the
+runs, so run k's numbers are run k's alone; they match a separate run up to floating-point
+summation order (JAX's vectorized kernels add in another order; under both backends the
+validation split is evaluated in batches of up to ``EVAL_BATCH`` rather than ``fit``'s
+batch size). Two things differ by design: ``epoch_time_s`` is the run's share of the pack's
+epoch (the pack's time / K), and a diverging run does not stop mid-epoch (its epoch is
+recorded as diverged like Keras's ``TerminateOnNaN`` records it, its model keeps that
+epoch's state, and it trains no further).
 
-Loops pack when ``incompatibility`` returns None: backend JAX; the same architecture,
-loss, metrics and optimizer (the learning rate may differ when it is a constant); the same
-epochs, start epoch (after resume), batch size and data shapes; no plateau schedule or
-optimizer diagnostics (they act between epochs on one run's own state).
+Loops pack when ``incompatibility`` returns None: backend JAX or TensorFlow; the same
+architecture, loss, metrics and optimizer (the learning rate may differ when it is a
+constant); the same epochs, start epoch (after resume), batch size and data shapes; no
+plateau schedule or optimizer diagnostics (they act between epochs on one run's own state).
 """
 
 from __future__ import annotations
@@ -72,8 +79,9 @@ def _compiled(model) -> str:
 
 def incompatibility(loops) -> str | None:
     """Why these loops cannot train as one pack, or None when they can."""
-    if keras.backend.backend() != "jax":
-        return f"packing needs the JAX backend (this process runs {keras.backend.backend()})"
+    if keras.backend.backend() not in ("jax", "tensorflow"):
+        return ("packing needs the JAX or TensorFlow backend (this process runs "
+                f"{keras.backend.backend()})")
     if len(loops) < 2:
         return "a pack needs at least two runs"
     first = loops[0]
@@ -94,7 +102,7 @@ def incompatibility(loops) -> str | None:
     return None
 
 
-class _Programs:
+class _JaxPrograms:
     """The mapped, compiled train and test programs of one architecture, loss and optimizer
     configuration, around a template model (the first pack's first model: its Python
     configuration only; every pack passes its own state). Kept across packs so a claim's
@@ -136,7 +144,10 @@ def slower(loops) -> str | None:
     time, or None. Measured on a 2-core CPU: ``jax.vmap`` turns a convolution with K
     different kernels into one grouped convolution, which XLA's CPU backend runs far
     slower than K plain ones (the pooling CNN on 28x28 digits, 4 runs of 2 epochs: 271 s
-    packed against 46.5 s one at a time under JAX). On a GPU convolutional networks pack."""
+    packed against 46.5 s one at a time under JAX). On a GPU convolutional networks pack;
+    under TensorFlow each run keeps its own kernels, so they pack there too."""
+    if keras.backend.backend() != "jax":
+        return None
     import jax
 
     if jax.devices()[0].platform != "cpu":
@@ -154,6 +165,158 @@ def _stack(arrays):
     return [jnp.stack(group) for group in zip(*arrays)]
 
 
+def _batched(arrays, batch: int):
+    """(K, n, ...) arrays as full batches (K, n // batch, batch, ...) and the remainder
+    (K, 1, n % batch, ...) or None."""
+    n = arrays[0].shape[1]
+    full = n // batch * batch
+    whole = [a[:, :full].reshape(a.shape[0], n // batch, batch, *a.shape[2:])
+             for a in arrays] if full else None
+    rest = [a[:, None, full:] for a in arrays] if full < n else None
+    return whole, rest
+
+
+class _JaxPack:
+    """The K runs' variables stacked into one state, trained by the mapped programs; each
+    live run's slice written back into its own model after every epoch."""
+
+    def __init__(self, loops):
+        self.models = [loop.model for loop in loops]
+        key = _structure(self.models[0]) + _compiled(self.models[0])
+        if key not in _PROGRAMS:
+            while len(_PROGRAMS) >= _CACHED:
+                _PROGRAMS.pop(next(iter(_PROGRAMS)))
+            _PROGRAMS[key] = _JaxPrograms(self.models[0], loops[0].x[:1], loops[0].y[:1])
+        self.programs = _PROGRAMS[key]
+        self.state = self._read()
+
+    def _metrics(self):
+        import jax.numpy as jnp
+
+        return [jnp.stack([jnp.asarray(v)] * len(self.models))
+                for v in self.programs.fresh_metrics]
+
+    def _read(self):
+        models = self.models
+        return [
+            _stack([[v.value for v in m.trainable_variables] for m in models]),
+            _stack([[v.value for v in m.non_trainable_variables] for m in models]),
+            _stack([[v.value for v in m.optimizer.variables] for m in models]),
+        ]
+
+    def train(self, parts):
+        """One epoch over ``parts`` (the full batches, then the remainder); returns each
+        run's logs after the last step and the (K, steps) running losses."""
+        metrics, losses = self._metrics(), []
+        for xs, ys in parts:
+            (tv, ntv, ov, metrics), logs = self.programs.train([*self.state, metrics], xs, ys)
+            self.state = [tv, ntv, ov]
+            losses.append(np.asarray(logs["loss"]))
+        last = {k: np.asarray(v[:, -1]) for k, v in logs.items()}
+        return ([{k: float(v[i]) for k, v in last.items()} for i in range(len(self.models))],
+                np.concatenate(losses, axis=1))
+
+    def test(self, parts) -> list[dict]:
+        metrics, logs = self._metrics(), None
+        for xs, ys in parts:
+            metrics, logs = self.programs.test([self.state[0], self.state[1], metrics], xs, ys)
+        values = {k: np.asarray(v) for k, v in logs.items()}
+        return [{k: float(v[i]) for k, v in values.items()} for i in range(len(self.models))]
+
+    def sync(self, alive) -> None:
+        """Each live run's slice of the packed state into its own model and optimizer (what
+        its checkpoint, learning-rate reading and final save see)."""
+        arrays = [[np.asarray(v) for v in group] for group in self.state]
+        for k, m in enumerate(self.models):
+            if not alive[k]:
+                continue
+            for variables, values in zip((m.trainable_variables, m.non_trainable_variables,
+                                          m.optimizer.variables), arrays):
+                for variable, value in zip(variables, values):
+                    variable.assign(value[k])
+
+    def keep(self, k) -> None:
+        """Run ``k`` diverged this epoch; ``sync`` no longer writes it back."""
+
+    def restore(self) -> None:
+        """Nothing to restore: a diverged run's model holds the epoch it diverged in."""
+
+
+class _TensorFlowPack:
+    """The K models keep their own variables; one ``tf.function`` runs every model's own
+    Keras ``train_step`` (or ``test_step``) on its own batch, K steps side by side, inside a
+    ``tf.while_loop`` over the epoch's batches. Nothing is stacked, so a run's operations
+    are exactly those of its separate twin; what packing removes is ``fit``'s per-step
+    Python work and K - 1 of every K function calls, and TensorFlow's executor runs the K
+    independent graphs on the cores side by side."""
+
+    def __init__(self, loops):
+        import tensorflow as tf
+
+        self.models = [loop.model for loop in loops]
+        first = loops[0]
+        for loop in loops:
+            if not getattr(loop.model, "_dlkit_built_metrics", False):
+                loop.model._symbolic_build(data_batch=(loop.x[:1], loop.y[:1]))
+                loop.model._dlkit_built_metrics = True
+        signature = [[tf.TensorSpec([None, None, *a.shape[1:]], tf.as_dtype(a.dtype))
+                      for _ in loops] for a in (first.x, first.y)]
+        jit = bool(getattr(self.models[0], "jit_compile", False))
+        self.saved: dict = {}
+
+        def over_batches(step):
+            def program(xs, ys):
+                steps = tf.shape(xs[0])[0]
+                losses = tf.TensorArray(tf.float32, size=steps)
+
+                def body(i, losses):
+                    logs = [step(m, (x[i], y[i])) for m, x, y in zip(self.models, xs, ys)]
+                    return i + 1, losses.write(i, tf.stack(
+                        [tf.cast(log["loss"], tf.float32) for log in logs]))
+
+                _, losses = tf.while_loop(lambda i, _: i < steps, body, (0, losses))
+                with tf.control_dependencies([losses.flow]):
+                    results = [m.get_metrics_result() for m in self.models]
+                return results, tf.transpose(losses.stack())
+            return tf.function(program, input_signature=signature, jit_compile=jit,
+                               autograph=False)
+
+        self._train = over_batches(lambda m, batch: m.train_step(batch))
+        self._test = over_batches(lambda m, batch: m.test_step(batch))
+
+    def _run(self, program, parts):
+        for m in self.models:
+            m.reset_metrics()
+        losses = []
+        for xs, ys in parts:
+            logs, loss = program([a for a in xs], [a for a in ys])
+            losses.append(loss.numpy())
+        rows = [{k: float(v) for k, v in log.items()} for log in logs]
+        return rows, np.concatenate(losses, axis=1)
+
+    def train(self, parts):
+        return self._run(self._train, parts)
+
+    def test(self, parts) -> list[dict]:
+        return self._run(self._test, parts)[0]
+
+    def sync(self, alive) -> None:
+        """Nothing to write back: each model trained its own variables."""
+
+    def keep(self, k) -> None:
+        """Run ``k`` diverged this epoch: it trains on with the pack (its numbers are no
+        longer read), and ``restore`` gives its model back this epoch's end state, where a
+        separate run stops."""
+        m = self.models[k]
+        self.saved[k] = [v.numpy() for v in (*m.variables, *m.optimizer.variables)]
+
+    def restore(self) -> None:
+        for k, values in self.saved.items():
+            m = self.models[k]
+            for variable, value in zip((*m.variables, *m.optimizer.variables), values):
+                variable.assign(value)
+
+
 class PackedLoop:
     """Train ``loops`` (``EpochLoop`` s that ``incompatibility`` accepts) as one program;
     ``run`` returns each loop's ``Outcome`` and leaves each loop's model holding its run's
@@ -167,65 +330,15 @@ class PackedLoop:
         for loop in self.loops:
             if not loop.model.optimizer.built:
                 loop.model.optimizer.build(loop.model.trainable_variables)
-        key = _structure(loops[0].model) + _compiled(loops[0].model)
-        if key not in _PROGRAMS:
-            while len(_PROGRAMS) >= _CACHED:
-                _PROGRAMS.pop(next(iter(_PROGRAMS)))
-            _PROGRAMS[key] = _Programs(loops[0].model, loops[0].x[:1], loops[0].y[:1])
-        self.programs = _PROGRAMS[key]
+        kind = _JaxPack if keras.backend.backend() == "jax" else _TensorFlowPack
+        self.pack = kind(self.loops)
 
-    def _metrics_state(self):
-        import jax.numpy as jnp
-
-        fresh = self.programs.fresh_metrics
-        return [jnp.stack([jnp.asarray(v)] * len(self.loops)) for v in fresh]
-
-    def _state(self):
-        models = [loop.model for loop in self.loops]
-        return [
-            _stack([[v.value for v in m.trainable_variables] for m in models]),
-            _stack([[v.value for v in m.non_trainable_variables] for m in models]),
-            _stack([[v.value for v in m.optimizer.variables] for m in models]),
-        ]
-
-    def _write_back(self, state, alive) -> None:
-        """Each live run's slice of the packed state into its own model and optimizer (what
-        its checkpoint, learning-rate reading and final save see)."""
-        arrays = [[np.asarray(v) for v in group] for group in state[:3]]
-        for k, loop in enumerate(self.loops):
-            if not alive[k]:
-                continue
-            m = loop.model
-            for variables, values in zip((m.trainable_variables, m.non_trainable_variables,
-                                          m.optimizer.variables), arrays):
-                for variable, value in zip(variables, values):
-                    variable.assign(value[k])
-
-    @staticmethod
-    def _batched(arrays, batch: int):
-        """(K, n, ...) arrays as full batches (K, n // batch, batch, ...) and the
-        remainder (K, 1, n % batch, ...) or None."""
-        n = arrays[0].shape[1]
-        full = n // batch * batch
-        whole = [a[:, :full].reshape(a.shape[0], n // batch, batch, *a.shape[2:])
-                 for a in arrays] if full else None
-        rest = [a[:, None, full:] for a in arrays] if full < n else None
-        return whole, rest
-
-    def _evaluate_stacked(self, state, xs, ys) -> list[dict]:
+    def _evaluate_stacked(self, xs, ys) -> list[dict]:
         """``test_step`` over (K, n, ...) splits in batches of up to ``EVAL_BATCH``: the
         loss and metrics of each run on its own split, as ``model.evaluate`` computes
         them (weighted by batch size)."""
-        n = xs.shape[1]
-        batch = min(EVAL_BATCH, n)
-        whole, rest = self._batched([xs, ys], batch)
-        metrics = self._metrics_state()
-        logs = None
-        for part in (whole, rest):
-            if part is not None:
-                metrics, logs = self.programs.test([state[0], state[1], metrics], *part)
-        values = {k: np.asarray(v) for k, v in logs.items()}
-        return [{k: float(v[i]) for k, v in values.items()} for i in range(len(self.loops))]
+        whole, rest = _batched([xs, ys], min(EVAL_BATCH, xs.shape[1]))
+        return self.pack.test([p for p in (whole, rest) if p is not None])
 
     # ---- training -----------------------------------------------------------------------
     def run(self):
@@ -240,7 +353,6 @@ class PackedLoop:
                                                       model=loop.model) for loop in loops]
             for c in callbacks:
                 c.on_train_begin()
-            state = self._state()
             alive = [True] * K
             xs_val, ys_val = (np.stack([getattr(loop, a) for loop in loops])
                               for a in ("x_val", "y_val"))
@@ -252,34 +364,28 @@ class PackedLoop:
                 orders = [loop._order(epoch) for loop in loops]
                 xs = np.stack([loop.x[o] for loop, o in zip(loops, orders)])
                 ys = np.stack([loop.y[o] for loop, o in zip(loops, orders)])
-                whole, rest = self._batched([xs, ys], batch)
-                metrics = self._metrics_state()
-                step_losses = []
-                for part in (whole, rest):
-                    if part is None:
-                        continue
-                    (tv, ntv, ov, metrics), logs = self.programs.train([*state, metrics], *part)
-                    state = [tv, ntv, ov]
-                    step_losses.append(np.asarray(logs["loss"]))
-                train_logs = {k: np.asarray(v[:, -1]) for k, v in logs.items()}
-                val = self._evaluate_stacked(state, xs_val, ys_val)
-                self._write_back(state, alive)
+                whole, rest = _batched([xs, ys], batch)
+                train_logs, running = self.pack.train([p for p in (whole, rest)
+                                                       if p is not None])
+                val = self._evaluate_stacked(xs_val, ys_val)
+                self.pack.sync(alive)
                 share = (time.perf_counter() - t0) / sum(alive)
-                running = np.concatenate(step_losses, axis=1)  # (K, steps) epoch means
                 for k, loop in enumerate(loops):
                     if not alive[k]:
                         continue
                     if loop.step_losses is not None:
                         for b in range(running.shape[1]):
                             loop.step_losses.on_train_batch_end(b, {"loss": running[k, b]})
-                    row = {name: float(v[k]) for name, v in train_logs.items()}
+                    row = dict(train_logs[k])
                     row.update({f"val_{name}": v for name, v in val[k].items()})
                     row["epoch_time_s"] = share
                     callbacks[k].on_epoch_end(epoch, row)
                     if diverged(row):
                         alive[k] = False
+                        self.pack.keep(k)
                 if not any(alive):
                     break
+            self.pack.restore()
             for c in callbacks:
                 c.on_train_end()
         return [loop.outcome() for loop in loops]
@@ -288,12 +394,11 @@ class PackedLoop:
         """``splits``: for each loop, ``{name: (x, y)}`` with the same names and shapes for
         every loop. Returns each run's ``{name_metric: value}``, as ``model.evaluate``
         gives them for its own model."""
-        state = self._state()
         out = [{} for _ in self.loops]
         for name in splits[0]:
             xs = np.stack([s[name][0] for s in splits])
             ys = np.stack([s[name][1] for s in splits])
-            for k, values in enumerate(self._evaluate_stacked(state, xs, ys)):
+            for k, values in enumerate(self._evaluate_stacked(xs, ys)):
                 out[k].update({f"{name}_{m}": v for m, v in values.items()})
         return out
 

@@ -69,9 +69,9 @@ def main(argv=None) -> int:
                         "(default: the results root)")
     parser.add_argument("--backend", default="tensorflow", choices=("tensorflow", "jax"))
     parser.add_argument("--pack", action="store_true", help="train each claim's tuning grid "
-                        "and its final and control seeds as packs (experiments.packing; "
-                        "needs --backend jax); claims whose statistic reads training time "
-                        "still train one run at a time")
+                        "and its final and control seeds as packs (experiments.packing); "
+                        "claims whose statistic reads training time still train one run at "
+                        "a time")
     parser.add_argument("--list", action="store_true", help="list the declared claims")
     parser.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
                         help="a Hydra override for every run (e.g. trainer.epochs=2 for a "
@@ -90,9 +90,6 @@ def main(argv=None) -> int:
         if getattr(args, flag) < (1 if flag == "workers" else 0):
             _bad(f"error: --{flag}={getattr(args, flag)} is not accepted: a "
                              "positive int")
-    if args.pack and args.backend != "jax":
-        _bad(f"error: --pack needs --backend jax (got --backend {args.backend}): "
-                         "packing maps one network over many runs with jax.vmap")
     claims = _claims(args.keys)
     if args.seeds is not None or args.points is not None:
         claims = [_smaller(c, args.seeds, args.points) for c in claims]
