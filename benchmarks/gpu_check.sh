@@ -35,7 +35,7 @@ echo "sweep wall time: $(( $(date +%s) - start )) s"
 
 # many small runs at once: the 16-run tuning sweep of the default MLP (4 seeds x 4 rates),
 # one run at a time against one pack (hydra/sweeper=packed), runs per minute side by side
-timeout 420 python3 -m benchmarks.sweeps --sweep rates --epochs 5 --ways basic-jax,packed \
+timeout 420 python3 -m benchmarks.sweeps --sweep rates --epochs 5 --ways basic-jax,packed-jax \
   --override trainer.device="$device"
 
 python3 - "$out" <<'PY'

@@ -124,7 +124,7 @@ def test_gpu_check_script_dry_run_without_gpu(tmp_path):
         rate = float(line.split(" samples/s")[0].rsplit(" ", 1)[1])
         assert rate > 0
     assert len(results(tmp_path / "gpu_check")) == 2
-    packed = [line for line in proc.stdout.splitlines() if line.startswith("packed ")]
+    packed = [line for line in proc.stdout.splitlines() if line.startswith("packed-jax ")]
     assert len(packed) == 1 and float(packed[0].split()[2]) > 0  # runs/min
 
 
