@@ -1,8 +1,8 @@
 """Packed training (dlkit.training.packed) against separate runs, in-process.
 
-Packing needs the JAX backend: under another backend only the refusal is tested here (the
-JAX cases run in CI's JAX pass, ``KERAS_BACKEND=jax python -m pytest tests/test_packed.py``,
-and through the CLI in tests/test_packing_cli.py).
+Packing runs under TensorFlow and JAX: the suite runs these tests under the backend it runs
+(TensorFlow by default; CI runs this file again under ``KERAS_BACKEND=jax``, slow tests
+included), and through the CLI under both in tests/test_packing_cli.py.
 """
 
 import numpy as np
@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import BACKEND
 
-needs_jax = pytest.mark.skipif(BACKEND not in ("jax", "tensorflow"),
+packing_backend = pytest.mark.skipif(BACKEND not in ("jax", "tensorflow"),
                                reason="packing runs under JAX and TensorFlow")
 
 # Stated tolerance: a packed run and its separate twin add in another order (vectorized
@@ -74,7 +74,7 @@ def test_packing_refuses_the_torch_backend(tmp_path, monkeypatch):
         PackedLoop(loops)
 
 
-@needs_jax
+@packing_backend
 def test_packed_runs_match_separate_runs_history_files_and_weights(tmp_path):
     """Four runs (two seeds x two rates, dropout and batch norm) packed against the same
     four trained one at a time: every epoch's row, every file, the final weights."""
@@ -98,7 +98,7 @@ def test_packed_runs_match_separate_runs_history_files_and_weights(tmp_path):
         np.testing.assert_allclose(w_pack, w_sep, rtol=RTOL, atol=ATOL)
 
 
-@needs_jax
+@packing_backend
 def test_packed_evaluate_matches_model_evaluate(tmp_path):
     from dlkit.training.packed import PackedLoop
 
@@ -115,7 +115,8 @@ def test_packed_evaluate_matches_model_evaluate(tmp_path):
                 assert values[f"{split}_{key}"] == pytest.approx(value, rel=RTOL), key
 
 
-@needs_jax
+@pytest.mark.slow
+@packing_backend
 def test_packed_resume_from_checkpoints_equals_an_uninterrupted_pack(tmp_path):
     from dlkit.training.packed import PackedLoop
 
@@ -132,7 +133,7 @@ def test_packed_resume_from_checkpoints_equals_an_uninterrupted_pack(tmp_path):
         assert b.resumed_from == 2
 
 
-@needs_jax
+@packing_backend
 def test_a_diverging_run_stops_alone_and_the_rest_of_the_pack_completes(tmp_path):
     from dlkit.training.packed import PackedLoop
 
@@ -146,7 +147,8 @@ def test_a_diverging_run_stops_alone_and_the_rest_of_the_pack_completes(tmp_path
     assert len(bad.history) == bad.diverged_epoch  # nothing recorded after the divergence
 
 
-@needs_jax
+@pytest.mark.slow
+@packing_backend
 def test_incompatible_runs_are_refused_with_the_reason(tmp_path):
     from dlkit.training.packed import incompatibility, packs
 
