@@ -160,3 +160,17 @@ def test_claims_pack_gives_the_claim_trained_one_run_at_a_time(tmp_path, capsys)
         assert packed[arm]["final"] == pytest.approx(alone[arm]["final"], rel=RTOL, abs=1e-6)
     assert packed["control"]["values"] == pytest.approx(alone["control"]["values"], rel=RTOL,
                                                         abs=1e-6)
+
+
+@pytest.mark.slow
+def test_packed_sweeper_under_the_submitit_launcher(tmp_path):
+    """submitit's local executor: the packs train in the sweeping process, the submitted
+    jobs find them finished and return their results."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    proc = cli("-m", "hydra/sweeper=packed", "hydra/launcher=submitit_local",
+               "hydra.launcher.timeout_min=10", *SWEEP, *FAST,
+               f"results_dir={tmp_path}/submitit", cwd=tmp_path)
+    assert "[pack] 4 runs trained in 1 packs" in proc.stdout
+    cli("-m", *SWEEP, *FAST, f"results_dir={tmp_path}/separate", cwd=tmp_path)
+    packed = assert_same_runs(tmp_path / "submitit", tmp_path / "separate", 4)
+    assert {result.get("packed") for _, result in packed.values()} == {4}
