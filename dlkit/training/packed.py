@@ -255,10 +255,8 @@ class _TensorFlowPack:
 
         self.models = [loop.model for loop in loops]
         first = loops[0]
-        for loop in loops:
-            if not getattr(loop.model, "_dlkit_built_metrics", False):
-                loop.model._symbolic_build(data_batch=(loop.x[:1], loop.y[:1]))
-                loop.model._dlkit_built_metrics = True
+        for loop in loops:  # the compiled metrics' variables, before tracing
+            loop.model._symbolic_build(data_batch=(loop.x[:1], loop.y[:1]))
         signature = [[tf.TensorSpec([None, None, *a.shape[1:]], tf.as_dtype(a.dtype))
                       for _ in loops] for a in (first.x, first.y)]
         jit = bool(getattr(self.models[0], "jit_compile", False))
