@@ -10,6 +10,13 @@ directly in ``jax.lax`` (no Keras): the ceiling of the JAX backend on this machi
 
     python -m benchmarks.throughput [--rounds 5] [--samples 8192] [--epochs 3]
 
+The "CLI" row is the other path users take: ``python -m experiments.run
+model=lenet5_modern dataset=mnist dataset.path=<npz> trainer.batch_size=128`` on a local
+MNIST-format ``.npz`` of the same random images (``--samples`` training images; the CLI
+holds out 10% for validation), its rate read from the run's own ``history.csv`` (training
+images over the median ``epoch_time_s`` after the first epoch: the time a user sees per
+epoch, validation and the per-epoch files included).
+
 Each backend trains in its own process (a Keras backend is fixed per process); the
 rounds alternate the order of the processes. Training FLOPs are 6 x the forward
 multiply-accumulates that ``dlkit.complexity`` counts (forward 2, backward 4). PyTorch
@@ -75,6 +82,30 @@ def keras_worker(samples: int, epochs: int) -> dict:
     return {"samples_per_s": {name: 2 * samples * epochs / t for name, t in seconds.items()},
             "macs": int(complexity.summary(dlkit_model).iloc[-1]["macs"]),
             "backend": keras.backend.backend()}
+
+
+def cli_worker(samples: int, epochs: int) -> dict:
+    """``python -m experiments.run`` on a local MNIST-format .npz (TensorFlow, the CLI's
+    default backend), ``epochs`` + 1 epochs; samples/s from its ``history.csv``."""
+    import tempfile
+    from pathlib import Path
+
+    import pandas as pd
+
+    x, y = _data(samples)
+    with tempfile.TemporaryDirectory() as tmp:
+        npz = Path(tmp) / "mnist.npz"
+        images = (x[..., 0] * 255).astype("uint8")
+        np.savez(npz, x_train=images, y_train=y, x_test=images[:1000], y_test=y[:1000])
+        subprocess.run([sys.executable, "-m", "experiments.run", "model=lenet5_modern",
+                        "dataset=mnist", f"dataset.path={npz}", "trainer.batch_size=128",
+                        f"trainer.epochs={epochs + 1}", f"results_dir={tmp}/results",
+                        "trainer.verbose=false"], check=True, capture_output=True,
+                       cwd=Path(__file__).resolve().parents[1])
+        (result,) = Path(tmp, "results").rglob("result.json")
+        train = json.loads(result.read_text())["data"]["train"]
+        times = pd.read_csv(result.parent / "history.csv")["epoch_time_s"].iloc[1:]
+    return {"samples_per_s": train / float(times.median())}
 
 
 def torch_worker(samples: int, epochs: int) -> dict:
@@ -194,14 +225,15 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--samples", type=int, default=8192)
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--worker", choices=["keras", "torch", "raw_jax"],
+    parser.add_argument("--worker", choices=["keras", "cli", "torch", "raw_jax"],
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker == "keras":
         print(json.dumps(keras_worker(args.samples, args.epochs)))
         return
-    if args.worker in ("torch", "raw_jax"):
-        worker = torch_worker if args.worker == "torch" else raw_jax_worker
+    if args.worker in ("cli", "torch", "raw_jax"):
+        worker = {"cli": cli_worker, "torch": torch_worker, "raw_jax": raw_jax_worker}[
+            args.worker]
         print(json.dumps(worker(args.samples, args.epochs)))
         return
     from benchmarks._timing import machine
@@ -209,10 +241,12 @@ def main(argv=None):
     onednn_off = {"TF_ENABLE_ONEDNN_OPTS": "0"}
     # (row label, worker, backend, extra environment); a keras worker fills two rows
     processes = [("tensorflow", "keras", "tensorflow", None),
+                 ("tensorflow, CLI (experiments.run)", "cli", None, None),
                  ("tensorflow, oneDNN off", "keras", "tensorflow", onednn_off),
                  ("jax", "keras", "jax", None), ("raw jax", "raw_jax", None, None),
                  ("pytorch", "torch", None, None)]
-    rows = ["tensorflow", "tensorflow, plain keras", "tensorflow, oneDNN off",
+    rows = ["tensorflow", "tensorflow, plain keras", "tensorflow, CLI (experiments.run)",
+            "tensorflow, oneDNN off",
             "tensorflow, oneDNN off, plain keras",
             "jax", "jax, plain keras", "raw jax", "pytorch"]
     samples = {name: [] for name in rows}

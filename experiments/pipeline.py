@@ -376,10 +376,13 @@ def _test_fault() -> list:
 
 
 def _evaluate(model, dataset, ys) -> dict:
+    from dlkit.training.loop import EVAL_BATCH
+
     metrics = {}
     for split, x, y in (("train", dataset.x_train, ys[0]), ("val", dataset.x_val, ys[1]),
                         ("test", dataset.x_test, ys[2])):
-        values = model.evaluate(x, y, verbose=0, return_dict=True, batch_size=min(1024, len(x)))
+        values = model.evaluate(x, y, verbose=0, return_dict=True,
+                                batch_size=min(EVAL_BATCH, len(x)))
         metrics.update({f"{split}_{k}": float(v) for k, v in values.items()})
     return metrics
 

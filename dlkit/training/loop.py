@@ -37,8 +37,14 @@ from dlkit.training.callbacks import (
 from dlkit.training.checkpoint import CheckpointError
 from dlkit.training.files import atomic_write_json, read_json
 
-__all__ = ["CheckpointError", "EpochLoop", "Outcome", "read_history", "unit_spread",
-           "write_history"]
+__all__ = ["EVAL_BATCH", "CheckpointError", "EpochLoop", "Outcome", "read_history",
+           "unit_spread", "write_history"]
+
+# evaluation (each epoch's validation, the final train/val/test metrics, a pack's) runs in
+# batches of up to this many examples: a loss or metric is a weighted mean over the split,
+# so the batch only changes the order of summation, and one large batch costs one step
+# where fit's default of 32 costs one per 32 examples
+EVAL_BATCH = 1024
 
 
 @dataclass
@@ -163,6 +169,7 @@ class EpochLoop:
                            steps_per_epoch=math.ceil(len(self.x) / batch_size),
                            epochs=self.epochs, initial_epoch=start, verbose=0, shuffle=False,
                            validation_data=(self.x_val, self.y_val),
+                           validation_batch_size=min(EVAL_BATCH, len(self.x_val)),
                            callbacks=self.own_callbacks())
         return self.outcome()
 

@@ -19,10 +19,10 @@ from its own seed), the data split and the batch order (``EpochLoop.batches``: t
 the epoch), the optimizer state and learning rate, dropout's random state, every file
 (``history.csv``, ``steps.csv``, checkpoints, ``state.json``, the caller's callbacks: the
 same callback objects a separate run uses) and the outcome. Nothing is shared between the
-runs, so run k's numbers are run k's alone; they match a separate run up to floating-point
-summation order (JAX's vectorized kernels add in another order; under both backends the
-validation split is evaluated in batches of up to ``EVAL_BATCH`` rather than ``fit``'s
-batch size). Two things differ by design: ``epoch_time_s`` is the run's share of the pack's
+runs, so run k's numbers are run k's alone: under TensorFlow each run executes its separate
+twin's operations (evaluation in batches of up to ``EVAL_BATCH`` in both); under JAX they
+match a separate run up to floating-point summation order (vectorized kernels add in
+another order). Two things differ by design: ``epoch_time_s`` is the run's share of the pack's
 epoch (the pack's time / K), and a diverging run does not stop mid-epoch (its epoch is
 recorded as diverged like Keras's ``TerminateOnNaN`` records it, its model keeps that
 epoch's state, and it trains no further).
@@ -42,10 +42,9 @@ import keras
 import numpy as np
 
 from dlkit.training.callbacks import diverged
+from dlkit.training.loop import EVAL_BATCH
 
 __all__ = ["PackedLoop", "incompatibility", "packs", "slower"]
-
-EVAL_BATCH = 1024
 
 
 def _without_names(node):
