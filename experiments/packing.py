@@ -1,5 +1,5 @@
 """Many small runs at once: the runs of a sweep (or of a claim's tuning grid and seeds) that
-differ only in seed and learning rate train as packs (``dlkit.training.packed``), each run
+differ only in seed and learning rate train as packs (``experiments.packed``), each run
 still writing its own folder, history, checkpoints, TensorBoard log and ``result.json``
 exactly where and as a separate run writes them.
 
@@ -78,8 +78,8 @@ def _pack_key(cfg: dict) -> str:
 
 
 def _train_group(items, verbose, counts) -> None:
-    from dlkit.training.packed import PackedLoop, packs, slower
     from experiments import pipeline
+    from experiments.packed import PackedLoop, packs, slower
 
     with ExitStack() as stack:
         jobs = []

@@ -1,4 +1,4 @@
-"""Packed training (dlkit.training.packed) against separate runs, in-process.
+"""Packed training (experiments.packed) against separate runs, in-process.
 
 Packing runs under TensorFlow and JAX: the suite runs these tests under the backend it runs
 (TensorFlow by default; CI runs this file again under ``KERAS_BACKEND=jax``, slow tests
@@ -64,7 +64,7 @@ def _assert_same(a, b):
 def test_packing_refuses_the_torch_backend(tmp_path, monkeypatch):
     import keras
 
-    from dlkit.training.packed import PackedLoop, incompatibility
+    from experiments.packed import PackedLoop, incompatibility
 
     loops = [_loop(tmp_path, s, 0.01) for s in (0, 1)]
     assert incompatibility(loops) is None
@@ -79,7 +79,7 @@ def test_packing_refuses_the_torch_backend(tmp_path, monkeypatch):
 def test_packed_runs_match_separate_runs_history_files_and_weights(tmp_path):
     """Four runs (two seeds x two rates, dropout and batch norm) packed against the same
     four trained one at a time: every epoch's row, every file, the final weights."""
-    from dlkit.training.packed import PackedLoop
+    from experiments.packed import PackedLoop
 
     cases = [(0, 0.01), (0, 0.05), (1, 0.01), (1, 0.05)]
     separate = [_loop(tmp_path, s, lr, tag="sep_").run() for s, lr in cases]
@@ -101,7 +101,7 @@ def test_packed_runs_match_separate_runs_history_files_and_weights(tmp_path):
 
 @packing_backend
 def test_packed_evaluate_matches_model_evaluate(tmp_path):
-    from dlkit.training.packed import PackedLoop
+    from experiments.packed import PackedLoop
 
     loops = [_loop(tmp_path, s, 0.02, epochs=1) for s in (0, 1, 2)]
     packed = PackedLoop(loops)
@@ -119,7 +119,7 @@ def test_packed_evaluate_matches_model_evaluate(tmp_path):
 @pytest.mark.slow
 @packing_backend
 def test_packed_resume_from_checkpoints_equals_an_uninterrupted_pack(tmp_path):
-    from dlkit.training.packed import PackedLoop
+    from experiments.packed import PackedLoop
 
     cases = [(0, 0.01), (1, 0.03)]
     straight = PackedLoop([_loop(tmp_path, s, lr, epochs=4, tag="straight_")
@@ -136,7 +136,7 @@ def test_packed_resume_from_checkpoints_equals_an_uninterrupted_pack(tmp_path):
 
 @packing_backend
 def test_a_diverging_run_stops_alone_and_the_rest_of_the_pack_completes(tmp_path):
-    from dlkit.training.packed import PackedLoop
+    from experiments.packed import PackedLoop
 
     plain = {"epochs": 4, "optimizer": "sgd", "dropout": False, "batchnorm": False}
     loops = [_loop(tmp_path, 0, lr, **plain) for lr in (0.05, 1e36)]
@@ -151,7 +151,7 @@ def test_a_diverging_run_stops_alone_and_the_rest_of_the_pack_completes(tmp_path
 @pytest.mark.slow
 @packing_backend
 def test_incompatible_runs_are_refused_with_the_reason(tmp_path):
-    from dlkit.training.packed import incompatibility, packs
+    from experiments.packed import incompatibility, packs
 
     base = _loop(tmp_path, 0, 0.01)
     assert incompatibility([base, _loop(tmp_path, 1, 0.1)]) is None

@@ -27,6 +27,9 @@ epoch (the pack's time / K), and a diverging run does not stop mid-epoch (its ep
 recorded as diverged like Keras's ``TerminateOnNaN`` records it, its model keeps that
 epoch's state, and it trains no further).
 
+It lives beside the experiments, not in ``dlkit``: the programs are written against each
+backend directly (``jax``, ``tensorflow``), and the library stays on ``keras.ops``.
+
 Loops pack when ``incompatibility`` returns None: backend JAX or TensorFlow; the same
 architecture, loss, metrics and optimizer (the learning rate may differ when it is a
 constant); the same epochs, start epoch (after resume), batch size and data shapes; no
@@ -286,7 +289,7 @@ class _TensorFlowPack:
             m.reset_metrics()
         losses = []
         for xs, ys in parts:
-            logs, loss = program([a for a in xs], [a for a in ys])
+            logs, loss = program(list(xs), list(ys))
             losses.append(loss.numpy())
         rows = [{k: float(v) for k, v in log.items()} for log in logs]
         return rows, np.concatenate(losses, axis=1)
