@@ -9,10 +9,15 @@ and optimizer update exactly as ``fit`` computes them):
 - JAX: the step is mapped over the K runs' stacked states with ``jax.vmap`` and scanned over
   the epoch's batches with ``jax.lax.scan``; one compiled program per architecture serves
   every pack of it.
-- TensorFlow: the K models keep their own variables; one ``tf.function`` calls each model's
-  ``train_step`` on its own batch inside a ``tf.while_loop`` over the epoch's batches. No
-  ``fit`` step loop, one call per epoch instead of K per step, and TensorFlow's executor runs
-  the K independent graphs side by side.
+- TensorFlow: a run's step is a pure function of its state (Keras's TensorFlow
+  ``train_step`` written as Keras's JAX trainer writes it: ``stateless_call``,
+  ``stateless_compute_loss``, the optimizer's ``stateless_apply``), traced once per
+  architecture; one ``tf.function`` calls it for each of the K runs on the run's own state
+  and batch inside a ``tf.while_loop`` over the epoch's batches. No ``fit`` step loop, one
+  call per epoch instead of K per step, one trace per architecture instead of one per run,
+  and TensorFlow's executor runs the K steps side by side. An optimizer that step does not
+  cover (loss scaling, gradient accumulation, moving averages) packs through each model's
+  own ``train_step`` instead (traced per run).
 
 What stays per run, as in a separate run: the initial weights (each loop's model was built
 from its own seed), the data split and the batch order (``EpochLoop.batches``: the seed and
@@ -317,6 +322,229 @@ class _TensorFlowPack:
                 variable.assign(value)
 
 
+def _stateless_tf_optimizer(optimizer):
+    """``optimizer`` with Keras's backend-independent optimizer methods over the TensorFlow
+    optimizer's overrides, so ``stateless_apply`` records its updates in a ``StatelessScope``
+    instead of assigning them (Keras's TensorFlow optimizer refuses ``stateless_apply``
+    because ``tf.distribute`` needs variables; a pack runs under no strategy). Returns the
+    class to swap in while tracing, or None for an optimizer this cannot cover (loss
+    scaling, gradient accumulation, moving averages)."""
+    from keras.src import backend
+    from keras.src.optimizers.base_optimizer import BaseOptimizer
+
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer) or \
+            getattr(optimizer, "gradient_accumulation_steps", None) or \
+            getattr(optimizer, "use_ema", False):
+        return None
+
+    def _var_key(self, variable):  # the TensorFlow key, read without the variable's value
+        if isinstance(variable, backend.Variable):
+            variable = variable._value
+        return variable._unique_id
+
+    methods = {name: getattr(BaseOptimizer, name) for name in (
+        "stateless_apply", "assign", "assign_add", "assign_sub", "_backend_update_step",
+        "_apply_weight_decay")}
+    cls = type(optimizer)
+    return type(f"Stateless{cls.__name__}", (cls,), {**methods, "_var_key": _var_key})
+
+
+class _NotStateless(Exception):
+    """The model's step reads state outside its arguments: use ``_TensorFlowPack``."""
+
+
+def _tf_state(model):
+    return ([v.value for v in model.trainable_variables],
+            [v.value for v in model.non_trainable_variables],
+            [v.value for v in model.optimizer.variables])
+
+
+class _TensorFlowPrograms:
+    """One run's train and test steps under TensorFlow as pure functions of the run's state
+    (trainable, non-trainable, optimizer and metric variables as tensors), traced once for
+    an architecture, loss and optimizer configuration around a template model and shared
+    by every run and every pack of it; programs over K runs' epochs built on them, one per
+    K. The step is Keras's TensorFlow ``train_step`` written the way Keras's JAX trainer
+    writes it (``stateless_call``, ``stateless_compute_loss``, the optimizer's
+    ``stateless_apply``): the same operations on the same values, so a run's numbers are
+    its separate twin's bit for bit (tested)."""
+
+    def __init__(self, model, x, y):
+        import tensorflow as tf
+        from keras.src import backend
+
+        stateless = _stateless_tf_optimizer(model.optimizer)
+        if stateless is None:
+            raise _NotStateless("optimizer")
+        model._symbolic_build(data_batch=(x, y))  # the compiled metrics' variables
+        model.reset_metrics()
+        self.fresh_metrics = [tf.constant(v.numpy()) for v in model.metrics_variables]
+        self.jit = bool(getattr(model, "jit_compile", False))
+        optimizer = model.optimizer
+        spec = [[tf.TensorSpec(v.shape, v.dtype) for v in group] for group in
+                (*_tf_state(model), [m.value for m in model.metrics_variables])]
+        data = [tf.TensorSpec([None, *a.shape[1:]], tf.as_dtype(a.dtype)) for a in (x, y)]
+
+        def forward(tv, ntv, mv, x, y, training):
+            y_pred, ntv, losses = model.stateless_call(tv, ntv, x, return_losses=True,
+                                                       training=training)
+            if losses:  # regularization losses of this forward pass, for compute_loss
+                model._losses_override.clear()
+                model._losses_override = losses
+            loss, (_, ntv, mv) = model.stateless_compute_loss(
+                tv, ntv, mv, x=x, y=y, y_pred=y_pred, training=training)
+            if losses:
+                model._losses_override.clear()
+            return y_pred, loss, ntv, mv
+
+        def metrics(mv, loss, x, y, y_pred):
+            with backend.StatelessScope(state_mapping=list(zip(model.metrics_variables, mv))
+                                        ) as scope:
+                model._loss_tracker.update_state(loss, sample_weight=tf.shape(x)[0])
+                logs = model.compute_metrics(x, y, y_pred, sample_weight=None)
+            now = [scope.get_current_value(v) for v in model.metrics_variables]
+            return [v if n is None else n for v, n in zip(mv, now)], logs
+
+        def train_step(tv, ntv, ov, mv, x, y):
+            with tf.GradientTape() as tape:
+                tape.watch(tv)
+                y_pred, loss, ntv, mv = forward(tv, ntv, mv, x, y, training=True)
+                with backend.StatelessScope(state_mapping=list(zip(optimizer.variables, ov))):
+                    scaled = optimizer.scale_loss(loss)
+            grads = tape.gradient(scaled, tv)
+            cls = type(optimizer)
+            optimizer.__class__ = stateless  # only while this step is traced
+            try:
+                tv, ov = optimizer.stateless_apply(ov, grads, tv)
+            finally:
+                optimizer.__class__ = cls
+            mv, logs = metrics(mv, loss, x, y, y_pred)
+            return tv, ntv, ov, mv, tf.cast(logs["loss"], tf.float32)
+
+        def test_step(tv, ntv, mv, x, y):
+            y_pred, loss, _, mv = forward(tv, ntv, mv, x, y, training=False)
+            mv, logs = metrics(mv, loss, x, y, y_pred)
+            return tv, ntv, mv, tf.cast(logs["loss"], tf.float32)
+
+        def results(mv):
+            with backend.StatelessScope(state_mapping=list(zip(model.metrics_variables, mv))):
+                return model.get_metrics_result()
+
+        def traced(fn, signature):
+            function = tf.function(fn, input_signature=signature, autograph=False,
+                                   experimental_attributes={"_noinline": True})
+            if function.get_concrete_function().captured_inputs:  # reads unmapped state
+                raise _NotStateless(fn.__name__)
+            return function
+
+        self.train_step = traced(train_step, [*spec, *data])
+        self.test_step = traced(test_step, [spec[0], spec[1], spec[3], *data])
+        self.results = traced(results, [spec[3]])
+        self.spec, self.data = spec, data
+        self._epochs: dict = {}
+
+    def epochs(self, k: int):
+        """The (train, test) programs over ``k`` runs' epochs: a ``tf.while_loop`` over the
+        batches, each run's step called on its own state and batch."""
+        import tensorflow as tf
+
+        if k in self._epochs:
+            return self._epochs[k]
+        batches = [tf.TensorSpec([None, *s.shape], s.dtype) for s in self.data]
+
+        def program(function):
+            step = function.get_concrete_function()  # called directly: less to bind per call
+
+            def run(states, xs, ys):
+                steps = tf.shape(xs[0])[0]
+                losses = tf.TensorArray(tf.float32, size=steps)
+
+                def body(i, states, losses):
+                    out = [step(*state, x[i], y[i]) for state, x, y in zip(states, xs, ys)]
+                    return (i + 1, [[list(group) for group in o[:-1]] for o in out],
+                            losses.write(i, tf.stack([o[-1] for o in out])))
+
+                _, states, losses = tf.while_loop(lambda i, *_: i < steps, body,
+                                                  (0, states, losses))
+                return states, [self.results(state[-1]) for state in states], \
+                    tf.transpose(losses.stack())
+
+            return run
+
+        self._epochs[k] = [
+            tf.function(program(step), autograph=False, jit_compile=self.jit,
+                        input_signature=[[state] * k, [batches[0]] * k, [batches[1]] * k])
+            for step, state in ((self.train_step, self.spec),
+                                (self.test_step, [self.spec[0], self.spec[1], self.spec[3]]))]
+        return self._epochs[k]
+
+
+class _TensorFlowStatelessPack:
+    """The K runs' states held as tensors and trained by ``_TensorFlowPrograms`` (traced
+    once per architecture, not once per run); each live run's state written back into its
+    own model after every epoch, as the JAX pack does."""
+
+    def __init__(self, loops):
+        self.models = [loop.model for loop in loops]
+        key = "tf" + _structure(self.models[0]) + _compiled(self.models[0])
+        if key not in _PROGRAMS:
+            while len(_PROGRAMS) >= _CACHED:
+                _PROGRAMS.pop(next(iter(_PROGRAMS)))
+            _PROGRAMS[key] = _TensorFlowPrograms(self.models[0], loops[0].x[:1],
+                                                 loops[0].y[:1])
+        self.programs = _PROGRAMS[key]
+        self.train_epoch, self.test_all = self.programs.epochs(len(self.models))
+        self.state = [[list(group) for group in _tf_state(m)] for m in self.models]
+        self._assign: dict = {}
+
+    def _run(self, program, states, parts):
+        losses = []
+        for xs, ys in parts:
+            states, logs, loss = program(states, list(xs), list(ys))
+            losses.append(loss.numpy())
+        rows = [{k: float(v) for k, v in log.items()} for log in logs]
+        return states, rows, np.concatenate(losses, axis=1)
+
+    def train(self, parts):
+        fresh = list(self.programs.fresh_metrics)
+        states = [[*s, fresh] for s in self.state]
+        states, rows, losses = self._run(self.train_epoch, states, parts)
+        self.state = [s[:3] for s in states]
+        return rows, losses
+
+    def test(self, parts) -> list[dict]:
+        fresh = list(self.programs.fresh_metrics)
+        states = [[s[0], s[1], fresh] for s in self.state]
+        return self._run(self.test_all, states, parts)[1]
+
+    def sync(self, alive) -> None:
+        """Each live run's state into its own model and optimizer (what its checkpoint,
+        learning-rate reading and final save see), in one call: a function of the live
+        runs' states that assigns them, traced once per pack (and again when a run
+        diverges)."""
+        import tensorflow as tf
+
+        live = tuple(k for k in range(len(self.models)) if alive[k])
+        if live not in self._assign:
+            targets = [[(*m.trainable_variables,), (*m.non_trainable_variables,),
+                        (*m.optimizer.variables,)] for m in (self.models[k] for k in live)]
+
+            def assign(states):
+                for groups, values in zip(targets, states):
+                    for variables, tensors in zip(groups, values):
+                        for variable, value in zip(variables, tensors):
+                            variable.value.assign(value)
+
+            self._assign[live] = tf.function(assign, autograph=False)
+        self._assign[live]([self.state[k] for k in live])
+
+    def keep(self, k) -> None:
+        """Run ``k`` diverged this epoch; ``sync`` no longer writes it back."""
+
+    def restore(self) -> None:
+        """Nothing to restore: a diverged run's model holds the epoch it diverged in."""
+
+
 class PackedLoop:
     """Train ``loops`` (``EpochLoop`` s that ``incompatibility`` accepts) as one program;
     ``run`` returns each loop's ``Outcome`` and leaves each loop's model holding its run's
@@ -330,8 +558,13 @@ class PackedLoop:
         for loop in self.loops:
             if not loop.model.optimizer.built:
                 loop.model.optimizer.build(loop.model.trainable_variables)
-        kind = _JaxPack if keras.backend.backend() == "jax" else _TensorFlowPack
-        self.pack = kind(self.loops)
+        if keras.backend.backend() == "jax":
+            self.pack = _JaxPack(self.loops)
+        else:
+            try:
+                self.pack = _TensorFlowStatelessPack(self.loops)
+            except _NotStateless:
+                self.pack = _TensorFlowPack(self.loops)
 
     def _evaluate_stacked(self, xs, ys) -> list[dict]:
         """``test_step`` over (K, n, ...) splits in batches of up to ``EVAL_BATCH``: the

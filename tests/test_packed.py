@@ -99,6 +99,41 @@ def test_packed_runs_match_separate_runs_history_files_and_weights(tmp_path):
         np.testing.assert_allclose(w_pack, w_sep, rtol=RTOL, atol=ATOL)
 
 
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's two pack engines")
+def test_tensorflow_traces_one_step_per_architecture_for_every_pack(tmp_path, monkeypatch):
+    """Under TensorFlow a run's step is a function of its state, traced once and shared by
+    every run and every pack of the architecture; a second pack traces nothing new."""
+    from experiments import packed
+
+    monkeypatch.setattr(packed, "_PROGRAMS", {})
+    first = packed.PackedLoop([_loop(tmp_path, s, 0.01, epochs=1, tag="a") for s in (0, 1)])
+    assert isinstance(first.pack, packed._TensorFlowStatelessPack)
+    first.run()
+    second = packed.PackedLoop([_loop(tmp_path, s, 0.02, epochs=1, tag="b")
+                                for s in (2, 3)])
+    second.run()
+    programs = second.pack.programs
+    assert programs is first.pack.programs
+    assert programs.train_step.experimental_get_tracing_count() == 1
+    assert programs.epochs(2)[0].experimental_get_tracing_count() == 1
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's two pack engines")
+def test_tensorflow_per_model_pack_matches_separate_runs(tmp_path, monkeypatch):
+    """An optimizer the stateless step does not cover (loss scaling, gradient accumulation,
+    moving averages) packs through each model's own train_step: equal as well."""
+    from experiments import packed
+
+    monkeypatch.setattr(packed, "_PROGRAMS", {})
+    monkeypatch.setattr(packed, "_stateless_tf_optimizer", lambda optimizer: None)
+    cases = [(0, 0.01), (1, 0.05)]
+    separate = [_loop(tmp_path, s, lr, epochs=2, tag="sep_").run() for s, lr in cases]
+    loop = packed.PackedLoop([_loop(tmp_path, s, lr, epochs=2, tag="pack_") for s, lr in cases])
+    assert isinstance(loop.pack, packed._TensorFlowPack)
+    for a, b in zip(separate, loop.run()):
+        _assert_same(a, b)
+
+
 @packing_backend
 def test_packed_evaluate_matches_model_evaluate(tmp_path):
     from experiments.packed import PackedLoop

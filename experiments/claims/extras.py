@@ -58,7 +58,8 @@ def output_gradients(margins=(0, 1, 2, 4, 6, 8, 10, 15), classes=10) -> pd.DataF
     for m in margins:
         z = np.zeros((1, classes), "float32")
         z[0, 0] = m
-        p = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+        z64 = z.astype("float64")  # the analytic forms in float64: the reference
+        p = np.exp(z64 - z64.max()) / np.exp(z64 - z64.max()).sum()
         jac = np.diag(p[0]) - np.outer(p[0], p[0])
         analytic_ce = p[0] - y[0]
         analytic_mse = (2.0 / classes) * jac @ (p[0] - y[0])

@@ -42,7 +42,8 @@ class PackedSweeper(BasicSweeper):
         self.limit = limit
 
     def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
-        super().validate_batch_is_legal(batch)
+        # composes every job's configuration, as the basic sweeper's check does (a job that
+        # cannot be composed raises here, before anything trains), and keeps the results
         from hydra.core.hydra_config import HydraConfig
         from omegaconf import OmegaConf, open_dict
 
