@@ -548,9 +548,11 @@ class _TensorFlowStatelessPack:
 class PackedLoop:
     """Train ``loops`` (``EpochLoop`` s that ``incompatibility`` accepts) as one program;
     ``run`` returns each loop's ``Outcome`` and leaves each loop's model holding its run's
-    final state."""
+    final state. ``per_model=True`` makes TensorFlow trace each model's own ``train_step``
+    into the program (the engine for optimizers the stateless step does not cover; for
+    comparisons)."""
 
-    def __init__(self, loops):
+    def __init__(self, loops, per_model: bool = False):
         reason = incompatibility(loops)
         if reason:
             raise ValueError(f"these runs cannot be packed: {reason}")
@@ -562,6 +564,8 @@ class PackedLoop:
             self.pack = _JaxPack(self.loops)
         else:
             try:
+                if per_model:
+                    raise _NotStateless("asked for")
                 self.pack = _TensorFlowStatelessPack(self.loops)
             except _NotStateless:
                 self.pack = _TensorFlowPack(self.loops)

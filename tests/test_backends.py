@@ -25,6 +25,7 @@ def results(root):
 FAST = ["trainer.epochs=2", "dataset.subset=400", "trainer.verbose=false"]
 
 
+@pytest.mark.slow
 def test_short_sweep_under_jax(tmp_path):
     pytest.importorskip("jax")
     cli("-m", "backend=jax", "seed=0,1", *FAST, f"results_dir={tmp_path}", cwd=tmp_path)
@@ -34,7 +35,9 @@ def test_short_sweep_under_jax(tmp_path):
     assert all(r["status"] == "completed" and r["metrics"]["test_accuracy"] > 0.3 for r in runs)
 
 
-@pytest.mark.parametrize("setting,enabled", [(None, "True"), ("0", "False"), ("1", "True")])
+@pytest.mark.parametrize("setting,enabled", [(None, "True"),
+                                             pytest.param("0", "False", marks=pytest.mark.slow),
+                                             pytest.param("1", "True", marks=pytest.mark.slow)])
 def test_tensorflow_starts_with_onednn_unless_the_environment_says_otherwise(setting, enabled):
     pytest.importorskip("tensorflow")
     env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}

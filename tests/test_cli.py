@@ -100,6 +100,7 @@ def test_complexity_cli_prints_lenet5_table(tmp_path):
     assert "PartialConv2D" in proc.stdout and "340908" in proc.stdout and "151600" in proc.stdout
 
 
+@pytest.mark.slow
 def test_a_bad_job_does_not_stop_the_sweep(tmp_path):
     proc = cli("-m", "model=lenet5,mlp", "trainer.epochs=1", f"results_dir={tmp_path}",
                "trainer.verbose=false", cwd=tmp_path, check=False)

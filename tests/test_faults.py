@@ -101,6 +101,7 @@ def test_same_seed_same_history_different_seed_differs(tmp_path):
     assert not np.allclose(history(a0)["loss"], history(a1)["loss"])
 
 
+@pytest.mark.slow  # in-process: tests/test_loop.py and test_faults_inprocess.py
 def test_divergence_stops_the_run_and_records_the_epoch(tmp_path):
     cli("dataset=diabetes", "loss=mse", "optimizer=sgd", "optimizer.learning_rate=50",
         "trainer.epochs=5", f"results_dir={tmp_path}", "trainer.verbose=false", cwd=tmp_path)

@@ -381,6 +381,7 @@ def test_diagnostics_do_not_change_training(name):
     _diagnostics_do_not_change_training(name)
 
 
+@pytest.mark.slow
 def test_diagnostics_without_jax_x64():
     """The same in a fresh process with JAX's default 32-bit integers (the suite's own
     setting): a read once aliased the iterations buffer there and the next compiled step

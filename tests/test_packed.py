@@ -119,16 +119,30 @@ def test_tensorflow_traces_one_step_per_architecture_for_every_pack(tmp_path, mo
 
 
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's two pack engines")
-def test_tensorflow_per_model_pack_matches_separate_runs(tmp_path, monkeypatch):
+def test_loss_scaling_packs_through_each_models_own_train_step():
+    import keras
+
+    from dlkit import optimizers
+    from experiments.packed import _stateless_tf_optimizer
+
+    adam = optimizers.get("adam")
+    assert issubclass(_stateless_tf_optimizer(adam), type(adam))
+    assert _stateless_tf_optimizer(keras.optimizers.LossScaleOptimizer(adam)) is None
+    assert _stateless_tf_optimizer(optimizers.get("sgd", gradient_accumulation_steps=2)) \
+        is None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's two pack engines")
+def test_tensorflow_per_model_pack_matches_separate_runs(tmp_path):
     """An optimizer the stateless step does not cover (loss scaling, gradient accumulation,
     moving averages) packs through each model's own train_step: equal as well."""
     from experiments import packed
 
-    monkeypatch.setattr(packed, "_PROGRAMS", {})
-    monkeypatch.setattr(packed, "_stateless_tf_optimizer", lambda optimizer: None)
     cases = [(0, 0.01), (1, 0.05)]
     separate = [_loop(tmp_path, s, lr, epochs=2, tag="sep_").run() for s, lr in cases]
-    loop = packed.PackedLoop([_loop(tmp_path, s, lr, epochs=2, tag="pack_") for s, lr in cases])
+    loop = packed.PackedLoop([_loop(tmp_path, s, lr, epochs=2, tag="pack_") for s, lr in cases],
+                             per_model=True)
     assert isinstance(loop.pack, packed._TensorFlowPack)
     for a, b in zip(separate, loop.run()):
         _assert_same(a, b)
