@@ -68,7 +68,8 @@ def test_without_tensorflow_history_and_result_still_written(tmp_path):
 
 @pytest.mark.parametrize("extra", [
     pytest.param(["trainer.precision=mixed_bfloat16"], marks=pytest.mark.slow),
-    ["trainer.precision=mixed_float16", "trainer.diagnostics=true"],
+    pytest.param(["trainer.precision=mixed_float16", "trainer.diagnostics=true"],
+                 marks=pytest.mark.slow),
     pytest.param(["trainer.distribute=true", "trainer.jit_compile=true",
                   "trainer.deterministic=false", "trainer.diagnostics=true"],
                  marks=pytest.mark.slow),
@@ -80,6 +81,7 @@ def test_precision_distribution_and_device(tmp_path, extra):
     assert result["status"] == "completed" and result["metrics"]["test_accuracy"] > 0.3
 
 
+@pytest.mark.slow
 def test_gpu_requested_without_gpu_is_a_clear_error(tmp_path):
     from dlkit.training.environment import gpu_names
 
@@ -91,6 +93,7 @@ def test_gpu_requested_without_gpu_is_a_clear_error(tmp_path):
     assert not results(tmp_path)
 
 
+@pytest.mark.slow
 def test_bad_backend_and_precision(tmp_path):
     proc = cli("backend=mxnet", cwd=tmp_path, check=False)
     assert proc.returncode != 0 and "use tensorflow, jax or torch" in proc.stderr

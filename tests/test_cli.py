@@ -92,6 +92,7 @@ def test_runs_from_another_directory(tmp_path):
     assert len(results(elsewhere / "out")) == 1
 
 
+@pytest.mark.slow
 def test_complexity_cli_prints_lenet5_table(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "experiments.complexity", "model=lenet5",
                            "dataset.image_size=32"], cwd=tmp_path, capture_output=True,

@@ -15,7 +15,8 @@ SMALL = {
     "resnet20": ((16, 16, 3), {}), "resnet32": ((16, 16, 3), {}),
     "resnet56": ((16, 16, 3), {}), "rnn": ((10, 2), {}), "lstm": ((10, 2), {}),
 }
-HEAVY = {"resnet18", "resnet20", "resnet32", "resnet34", "resnet50", "resnet56", "googlenet"}
+HEAVY = {"alexnet", "resnet18", "resnet20", "resnet32", "resnet34", "resnet50", "resnet56",
+         "googlenet"}
 
 
 def test_registry_covers_every_model():

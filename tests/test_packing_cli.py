@@ -130,6 +130,7 @@ def test_sigkill_during_a_packed_sweep_then_rerun_gives_the_uninterrupted_result
         assert list(pd.read_csv(run_dir / "history.csv")["epoch"]) == list(range(1, 9))
 
 
+@pytest.mark.slow
 def test_packed_sweeper_refuses_a_bad_limit_one_line_exit_2(tmp_path):
     proc = cli("-m", "hydra/sweeper=packed", "hydra.sweeper.limit=1", "seed=0,1",
                f"results_dir={tmp_path}", cwd=tmp_path, check=False)

@@ -109,6 +109,7 @@ def test_reading_results_starts_no_keras_backend():
     assert out.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_load_model_registers_dlkit_classes(tmp_path):
     """dlkit.load_model reads a .keras file with dlkit layers and optimizer in a process
     where nothing else imported dlkit's modules."""

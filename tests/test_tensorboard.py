@@ -25,6 +25,7 @@ def sweep(tmp_path_factory):
     return root / "default"
 
 
+@pytest.mark.slow  # shares its sweep with the server test
 def test_event_files_hold_every_epoch(sweep):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
