@@ -146,6 +146,28 @@ _CACHED = 8  # architectures whose programs stay compiled
 _PROGRAMS: dict = {}
 
 
+class _NotStateless(Exception):
+    """The run's step cannot be a function of its state alone (its optimizer, or state read
+    outside its arguments): the pack uses ``_TensorFlowPack``."""
+
+
+def _programs(key: str, build):
+    """The programs cached under ``key`` (an architecture, loss and optimizer
+    configuration), built by ``build()`` on first use; the oldest of ``_CACHED`` make room.
+    ``build`` raising ``_NotStateless`` is remembered, so a step that cannot be stateless is
+    traced once, not once per pack."""
+    if key not in _PROGRAMS:
+        while len(_PROGRAMS) >= _CACHED:
+            _PROGRAMS.pop(next(iter(_PROGRAMS)))
+        try:
+            _PROGRAMS[key] = build()
+        except _NotStateless as err:
+            _PROGRAMS[key] = err
+    if isinstance(_PROGRAMS[key], _NotStateless):
+        raise _PROGRAMS[key]
+    return _PROGRAMS[key]
+
+
 def slower(loops) -> str | None:
     """Why packing these (compatible) loops would be slower than training them one at a
     time, or None. Measured on a 2-core CPU: ``jax.vmap`` turns a convolution with K
@@ -189,12 +211,9 @@ class _JaxPack:
 
     def __init__(self, loops):
         self.models = [loop.model for loop in loops]
-        key = _structure(self.models[0]) + _compiled(self.models[0])
-        if key not in _PROGRAMS:
-            while len(_PROGRAMS) >= _CACHED:
-                _PROGRAMS.pop(next(iter(_PROGRAMS)))
-            _PROGRAMS[key] = _JaxPrograms(self.models[0], loops[0].x[:1], loops[0].y[:1])
-        self.programs = _PROGRAMS[key]
+        self.programs = _programs(
+            _structure(self.models[0]) + _compiled(self.models[0]),
+            lambda: _JaxPrograms(self.models[0], loops[0].x[:1], loops[0].y[:1]))
         self.state = self._read()
 
     def _metrics(self):
@@ -349,10 +368,6 @@ def _stateless_tf_optimizer(optimizer):
     return type(f"Stateless{cls.__name__}", (cls,), {**methods, "_var_key": _var_key})
 
 
-class _NotStateless(Exception):
-    """The model's step reads state outside its arguments: use ``_TensorFlowPack``."""
-
-
 def _tf_state(model):
     return ([v.value for v in model.trainable_variables],
             [v.value for v in model.non_trainable_variables],
@@ -486,13 +501,9 @@ class _TensorFlowStatelessPack:
 
     def __init__(self, loops):
         self.models = [loop.model for loop in loops]
-        key = "tf" + _structure(self.models[0]) + _compiled(self.models[0])
-        if key not in _PROGRAMS:
-            while len(_PROGRAMS) >= _CACHED:
-                _PROGRAMS.pop(next(iter(_PROGRAMS)))
-            _PROGRAMS[key] = _TensorFlowPrograms(self.models[0], loops[0].x[:1],
-                                                 loops[0].y[:1])
-        self.programs = _PROGRAMS[key]
+        self.programs = _programs(
+            "tf" + _structure(self.models[0]) + _compiled(self.models[0]),
+            lambda: _TensorFlowPrograms(self.models[0], loops[0].x[:1], loops[0].y[:1]))
         self.train_epoch, self.test_all = self.programs.epochs(len(self.models))
         self.state = [[list(group) for group in _tf_state(m)] for m in self.models]
         self._assign: dict = {}
@@ -562,10 +573,10 @@ class PackedLoop:
                 loop.model.optimizer.build(loop.model.trainable_variables)
         if keras.backend.backend() == "jax":
             self.pack = _JaxPack(self.loops)
+        elif per_model:
+            self.pack = _TensorFlowPack(self.loops)
         else:
             try:
-                if per_model:
-                    raise _NotStateless("asked for")
                 self.pack = _TensorFlowStatelessPack(self.loops)
             except _NotStateless:
                 self.pack = _TensorFlowPack(self.loops)
