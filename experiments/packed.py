@@ -12,10 +12,11 @@ and optimizer update exactly as ``fit`` computes them):
 - TensorFlow: a run's step is a pure function of its state (Keras's TensorFlow
   ``train_step`` written as Keras's JAX trainer writes it: ``stateless_call``,
   ``stateless_compute_loss``, the optimizer's ``stateless_apply``), traced once per
-  architecture; one ``tf.function`` calls it for each of the K runs on the run's own state
-  and batch inside a ``tf.while_loop`` over the epoch's batches. No ``fit`` step loop, one
-  call per epoch instead of K per step, one trace per architecture instead of one per run,
-  and TensorFlow's executor runs the K steps side by side. An optimizer that step does not
+  architecture; one ``tf.function`` per architecture, for packs of any size, loops over
+  the K runs (``tf.while_loop``, ``PARALLEL_RUNS`` at once), each run's steps over its own
+  batches from its own slice of the stacked states. No ``fit`` step loop, one call per
+  epoch instead of K per step, one trace per architecture instead of one per run or per
+  pack size. An optimizer that step does not
   cover (loss scaling, gradient accumulation, moving averages) packs through each model's
   own ``train_step`` instead (traced per run).
 
@@ -44,6 +45,7 @@ plateau schedule or optimizer diagnostics (they act between epochs on one run's 
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import keras
@@ -143,6 +145,7 @@ class _JaxPrograms:
 
 
 _CACHED = 8  # architectures whose programs stay compiled
+PARALLEL_RUNS = os.cpu_count() or 2  # runs of a TensorFlow pack training at once
 _PROGRAMS: dict = {}
 
 
@@ -455,99 +458,130 @@ class _TensorFlowPrograms:
         self.train_step = traced(train_step, [*spec, *data])
         self.test_step = traced(test_step, [spec[0], spec[1], spec[3], *data])
         self.results = traced(results, [spec[3]])
-        self.spec, self.data = spec, data
-        self._epochs: dict = {}
+        names = self.results.get_concrete_function().structured_outputs
+        self.train_epoch = self._over_runs(self.train_step, spec, data, names)
+        self.test_all = self._over_runs(self.test_step, [spec[0], spec[1], spec[3]], data,
+                                        names)
 
-    def epochs(self, k: int):
-        """The (train, test) programs over ``k`` runs' epochs: a ``tf.while_loop`` over the
-        batches, each run's step called on its own state and batch."""
+    def _over_runs(self, function, groups, data, names):
+        """The program over K runs' epochs, for any K: a ``tf.while_loop`` over the runs
+        (up to ``PARALLEL_RUNS`` at once); run k's state (its metric variables last) sliced
+        from the stacked states, its steps over its own batches in an inner
+        ``tf.while_loop``, its end state, metric results and per-step losses stacked. One
+        call of the step in the program, whatever K: tracing and graph optimization cost
+        the same for a pack of 2 and of 64."""
         import tensorflow as tf
 
-        if k in self._epochs:
-            return self._epochs[k]
-        batches = [tf.TensorSpec([None, *s.shape], s.dtype) for s in self.data]
+        step, results = function.get_concrete_function(), self.results.get_concrete_function()
 
-        def program(function):
-            step = function.get_concrete_function()  # called directly: less to bind per call
+        def run(states, xs, ys):
+            runs, steps = tf.shape(xs)[0], tf.shape(xs)[1]
+            flat = [t for group in states for t in group]
+            sizes = [len(group) for group in states]
 
-            def run(states, xs, ys):
-                steps = tf.shape(xs[0])[0]
-                losses = tf.TensorArray(tf.float32, size=steps)
+            def grouped(tensors):
+                out, at = [], 0
+                for size in sizes:
+                    out.append(list(tensors[at:at + size]))
+                    at += size
+                return out
 
-                def body(i, states, losses):
-                    out = [step(*state, x[i], y[i]) for state, x, y in zip(states, xs, ys)]
-                    return (i + 1, [[list(group) for group in o[:-1]] for o in out],
-                            losses.write(i, tf.stack([o[-1] for o in out])))
+            def one_run(k, ends, outs, losses):
+                def one_step(i, state, run_losses):
+                    out = step(*state, xs[k, i], ys[k, i])
+                    return (i + 1, [list(group) for group in out[:-1]],
+                            run_losses.write(i, out[-1]))
 
-                _, states, losses = tf.while_loop(lambda i, *_: i < steps, body,
-                                                  (0, states, losses))
-                return states, [self.results(state[-1]) for state in states], \
-                    tf.transpose(losses.stack())
+                _, state, run_losses = tf.while_loop(
+                    lambda i, *_: i < steps, one_step,
+                    (0, grouped([t[k] for t in flat]), tf.TensorArray(tf.float32, size=steps)))
+                values = results(state[-1])
+                return (k + 1, [a.write(k, t) for a, t in
+                                zip(ends, [t for group in state for t in group])],
+                        {n: outs[n].write(k, values[n]) for n in outs},
+                        losses.write(k, run_losses.stack()))
 
-            return run
+            ends = [tf.TensorArray(t.dtype, size=runs, element_shape=t.shape[1:])
+                    for t in flat]
+            outs = {n: tf.TensorArray(v.dtype, size=runs, element_shape=v.shape)
+                    for n, v in names.items()}
+            losses = tf.TensorArray(tf.float32, size=runs, element_shape=[None])
+            _, ends, outs, losses = tf.while_loop(
+                lambda k, *_: k < runs, one_run, (0, ends, outs, losses),
+                parallel_iterations=PARALLEL_RUNS)
+            return (grouped([a.stack() for a in ends]), {n: a.stack() for n, a in outs.items()},
+                    losses.stack())
 
-        self._epochs[k] = [
-            tf.function(program(step), autograph=False, jit_compile=self.jit,
-                        input_signature=[[state] * k, [batches[0]] * k, [batches[1]] * k])
-            for step, state in ((self.train_step, self.spec),
-                                (self.test_step, [self.spec[0], self.spec[1], self.spec[3]]))]
-        return self._epochs[k]
+        stacked = [[tf.TensorSpec([None, *s.shape], s.dtype) for s in group]
+                   for group in groups]
+        batches = [tf.TensorSpec([None, None, *s.shape], s.dtype) for s in data]
+        return tf.function(run, autograph=False, jit_compile=self.jit,
+                           input_signature=[stacked, *batches])
 
 
 class _TensorFlowStatelessPack:
-    """The K runs' states held as tensors and trained by ``_TensorFlowPrograms`` (traced
-    once per architecture, not once per run); each live run's state written back into its
-    own model after every epoch, as the JAX pack does."""
+    """The K runs' states stacked into (K, ...) tensors and trained by
+    ``_TensorFlowPrograms`` (traced once per architecture, whatever the pack's size); each
+    live run's state written back into its own model after every epoch, as the JAX pack
+    does."""
 
     def __init__(self, loops):
+        import tensorflow as tf
+
         self.models = [loop.model for loop in loops]
         self.programs = _programs(
             "tf" + _structure(self.models[0]) + _compiled(self.models[0]),
             lambda: _TensorFlowPrograms(self.models[0], loops[0].x[:1], loops[0].y[:1]))
-        self.train_epoch, self.test_all = self.programs.epochs(len(self.models))
-        self.state = [[list(group) for group in _tf_state(m)] for m in self.models]
+        per_model = [_tf_state(m) for m in self.models]
+        self.state = [[tf.stack(values) for values in zip(*(s[g] for s in per_model))]
+                      for g in range(3)]
         self._assign: dict = {}
+
+    def _fresh(self) -> list:
+        import tensorflow as tf
+
+        return [tf.stack([v] * len(self.models)) for v in self.programs.fresh_metrics]
 
     def _run(self, program, states, parts):
         losses = []
         for xs, ys in parts:
-            states, logs, loss = program(states, list(xs), list(ys))
+            states, logs, loss = program(states, xs, ys)
             losses.append(loss.numpy())
-        rows = [{k: float(v) for k, v in log.items()} for log in logs]
+        values = {k: v.numpy() for k, v in logs.items()}
+        rows = [{k: float(v[i]) for k, v in values.items()} for i in range(len(self.models))]
         return states, rows, np.concatenate(losses, axis=1)
 
     def train(self, parts):
-        fresh = list(self.programs.fresh_metrics)
-        states = [[*s, fresh] for s in self.state]
-        states, rows, losses = self._run(self.train_epoch, states, parts)
-        self.state = [s[:3] for s in states]
+        states, rows, losses = self._run(self.programs.train_epoch,
+                                         [*self.state, self._fresh()], parts)
+        self.state = states[:3]
         return rows, losses
 
     def test(self, parts) -> list[dict]:
-        fresh = list(self.programs.fresh_metrics)
-        states = [[s[0], s[1], fresh] for s in self.state]
-        return self._run(self.test_all, states, parts)[1]
+        states = [self.state[0], self.state[1], self._fresh()]
+        return self._run(self.programs.test_all, states, parts)[1]
 
     def sync(self, alive) -> None:
         """Each live run's state into its own model and optimizer (what its checkpoint,
-        learning-rate reading and final save see), in one call: a function of the live
-        runs' states that assigns them, traced once per pack (and again when a run
-        diverges)."""
+        learning-rate reading and final save see), in one call: a function of the stacked
+        states that assigns the live runs' slices, traced once per pack (and again when a
+        run diverges)."""
         import tensorflow as tf
 
         live = tuple(k for k in range(len(self.models)) if alive[k])
         if live not in self._assign:
-            targets = [[(*m.trainable_variables,), (*m.non_trainable_variables,),
-                        (*m.optimizer.variables,)] for m in (self.models[k] for k in live)]
+            targets = [(k, [(*m.trainable_variables,), (*m.non_trainable_variables,),
+                            (*m.optimizer.variables,)]) for k, m in
+                       ((k, self.models[k]) for k in live)]
 
             def assign(states):
-                for groups, values in zip(targets, states):
-                    for variables, tensors in zip(groups, values):
-                        for variable, value in zip(variables, tensors):
-                            variable.value.assign(value)
+                for k, groups in targets:
+                    for variables, stacked in zip(groups, states):
+                        for variable, value in zip(variables, stacked):
+                            variable.value.assign(value[k])
 
             self._assign[live] = tf.function(assign, autograph=False)
-        self._assign[live]([self.state[k] for k in live])
+        self._assign[live](self.state)
 
     def keep(self, k) -> None:
         """Run ``k`` diverged this epoch; ``sync`` no longer writes it back."""

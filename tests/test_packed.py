@@ -102,7 +102,9 @@ def test_packed_runs_match_separate_runs_history_files_and_weights(tmp_path):
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's two pack engines")
 def test_tensorflow_traces_one_step_per_architecture_for_every_pack(tmp_path, monkeypatch):
     """Under TensorFlow a run's step is a function of its state, traced once and shared by
-    every run and every pack of the architecture; a second pack traces nothing new."""
+    every run and every pack of the architecture; a second pack, of another size, traces
+    nothing new (the epoch program loops over the runs instead of holding one step per
+    run)."""
     from experiments import packed
 
     monkeypatch.setattr(packed, "_PROGRAMS", {})
@@ -110,12 +112,13 @@ def test_tensorflow_traces_one_step_per_architecture_for_every_pack(tmp_path, mo
     assert isinstance(first.pack, packed._TensorFlowStatelessPack)
     first.run()
     second = packed.PackedLoop([_loop(tmp_path, s, 0.02, epochs=1, tag="b")
-                                for s in (2, 3)])
+                                for s in (2, 3, 4)])
     second.run()
     programs = second.pack.programs
     assert programs is first.pack.programs
     assert programs.train_step.experimental_get_tracing_count() == 1
-    assert programs.epochs(2)[0].experimental_get_tracing_count() == 1
+    assert programs.train_epoch.experimental_get_tracing_count() == 1
+    assert programs.test_all.experimental_get_tracing_count() == 1
 
 
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's two pack engines")
