@@ -252,10 +252,15 @@ class _JaxPack:
         values = {k: np.asarray(v) for k, v in logs.items()}
         return [{k: float(v[i]) for k, v in values.items()} for i in range(len(self.models))]
 
+    def arrays(self) -> list:
+        """The stacked state as numpy: (trainable, non-trainable, optimizer) groups of
+        (K, ...) arrays."""
+        return [[np.asarray(v) for v in group] for group in self.state]
+
     def sync(self, alive) -> None:
         """Each live run's slice of the packed state into its own model and optimizer (what
         its checkpoint, learning-rate reading and final save see)."""
-        arrays = [[np.asarray(v) for v in group] for group in self.state]
+        arrays = self.arrays()
         for k, m in enumerate(self.models):
             if not alive[k]:
                 continue
@@ -326,6 +331,9 @@ class _TensorFlowPack:
 
     def test(self, parts) -> list[dict]:
         return self._run(self._test, parts)[0]
+
+    def arrays(self) -> None:
+        """No stacked state: each model holds its own."""
 
     def sync(self, alive) -> None:
         """Nothing to write back: each model trained its own variables."""
@@ -583,6 +591,11 @@ class _TensorFlowStatelessPack:
             self._assign[live] = tf.function(assign, autograph=False)
         self._assign[live](self.state)
 
+    def arrays(self) -> list:
+        """The stacked state as numpy: (trainable, non-trainable, optimizer) groups of
+        (K, ...) arrays."""
+        return [[t.numpy() for t in group] for group in self.state]
+
     def keep(self, k) -> None:
         """Run ``k`` diverged this epoch; ``sync`` no longer writes it back."""
 
@@ -614,6 +627,15 @@ class PackedLoop:
                 self.pack = _TensorFlowStatelessPack(self.loops)
             except _NotStateless:
                 self.pack = _TensorFlowPack(self.loops)
+        self._where = [_positions(loop.model) for loop in self.loops]
+
+    def _snapshot(self, k, arrays):
+        """Run ``k``'s (model variables, optimizer variables) from the packs' stacked arrays,
+        for its checkpoint (one read of the pack's state per epoch instead of one per run
+        and variable); None when the pack holds no stacked state."""
+        if arrays is None or self._where[k] is None:
+            return None
+        return ([arrays[g][i][k] for g, i in self._where[k]], [a[k] for a in arrays[2]])
 
     def _evaluate_stacked(self, xs, ys) -> list[dict]:
         """``test_step`` over (K, n, ...) splits in batches of up to ``EVAL_BATCH``: the
@@ -651,6 +673,7 @@ class PackedLoop:
                                                        if p is not None])
                 val = self._evaluate_stacked(xs_val, ys_val)
                 self.pack.sync(alive)
+                arrays = self.pack.arrays()
                 share = (time.perf_counter() - t0) / sum(alive)
                 for k, loop in enumerate(loops):
                     if not alive[k]:
@@ -661,7 +684,11 @@ class PackedLoop:
                     row = dict(train_logs[k])
                     row.update({f"val_{name}": v for name, v in val[k].items()})
                     row["epoch_time_s"] = share
-                    callbacks[k].on_epoch_end(epoch, row)
+                    loop.snapshot = self._snapshot(k, arrays)
+                    try:
+                        callbacks[k].on_epoch_end(epoch, row)
+                    finally:
+                        loop.snapshot = None
                     if diverged(row):
                         alive[k] = False
                         self.pack.keep(k)
@@ -683,6 +710,15 @@ class PackedLoop:
             for k, values in enumerate(self._evaluate_stacked(xs, ys)):
                 out[k].update({f"{name}_{m}": v for m, v in values.items()})
         return out
+
+
+def _positions(model) -> list | None:
+    """Where each of ``model.variables`` sits in a pack's state: (0, i) for the i-th
+    trainable variable, (1, i) for the i-th non-trainable one; None if one is in neither."""
+    index = {id(v): (0, i) for i, v in enumerate(model.trainable_variables)}
+    index.update({id(v): (1, i) for i, v in enumerate(model.non_trainable_variables)})
+    where = [index.get(id(v)) for v in model.variables]
+    return None if None in where else where
 
 
 def packs(loops, limit: int | None = None) -> list[list]:

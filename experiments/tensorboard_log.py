@@ -59,12 +59,15 @@ class TensorBoardLog:
         return self._writers[split]
 
     def scalars(self, step: int, values: dict):
+        """``tf.summary.scalar`` for each value (None and NaN left out), written by one
+        traced call (``_scalar_writer``) instead of a few eager operations per value."""
         if not self.enabled:
             return
-        with self._writer().as_default():
-            for tag, value in values.items():
-                if value is not None and not (isinstance(value, float) and math.isnan(value)):
-                    self.tf.summary.scalar(tag, float(value), step=step)
+        values = {tag: float(value) for tag, value in values.items()
+                  if value is not None and not (isinstance(value, float) and math.isnan(value))}
+        if values:
+            _scalar_writer(len(values))(self._writer()._resource, step, list(values),
+                                        list(values.values()))
 
     def history_row(self, row: dict):
         """Log one ``history.csv`` row at step = epoch."""
@@ -89,15 +92,41 @@ class TensorBoardLog:
 
         with self._writer().as_default():
             hp.hparams(hparams, trial_id=trial_id)
-            for tag, value in metrics.items():
-                if isinstance(value, (int, float)) and math.isfinite(value):
-                    self.tf.summary.scalar(f"final/{tag}", float(value), step=0)
+        self.scalars(0, {f"final/{tag}": value for tag, value in metrics.items()
+                         if isinstance(value, (int, float)) and math.isfinite(value)})
 
     def close(self):
         for writer in self._writers.values():
             writer.flush()
             writer.close()
         self._writers = {}
+
+
+_SCALAR_WRITERS: dict = {}
+
+
+def _scalar_writer(n: int):
+    """A function writing ``n`` scalars at one step into the summary writer whose resource
+    it is given: the events ``tf.summary.scalar`` writes (same tag, float32 tensor and
+    scalars-plugin metadata; tested), traced once per ``n`` and shared by every run's
+    writer. Eager ``tf.summary.scalar`` costs ~0.6 ms a value on the 2-core machine (mostly
+    Python), a row of 8 through this ~0.8 ms in all."""
+    if n not in _SCALAR_WRITERS:
+        import tensorflow as tf
+        from tensorboard.plugins.scalar import metadata
+
+        meta = metadata.create_summary_metadata(display_name=None, description=None)
+        serialized = meta.SerializeToString()
+
+        def write(writer, step, tags, values):
+            for i in range(n):
+                tf.raw_ops.WriteSummary(writer=writer, step=step, tensor=values[i],
+                                        tag=tags[i], summary_metadata=serialized)
+
+        _SCALAR_WRITERS[n] = tf.function(write, autograph=False, input_signature=[
+            tf.TensorSpec([], tf.resource), tf.TensorSpec([], tf.int64),
+            tf.TensorSpec([n], tf.string), tf.TensorSpec([n], tf.float32)])
+    return _SCALAR_WRITERS[n]
 
 
 def run_logdir(sweep_dir, label: str, run_dir) -> Path:

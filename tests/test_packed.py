@@ -93,6 +93,12 @@ def test_packed_runs_match_separate_runs_history_files_and_weights(tmp_path):
     for s, lr in cases:
         names = sorted(p.name for p in (tmp_path / f"sep_s{s}_lr{lr}").rglob("*"))
         assert names == sorted(p.name for p in (tmp_path / f"pack_s{s}_lr{lr}").rglob("*"))
+        for name in ("epoch_0002.npz", "epoch_0003.npz"):  # written from the pack's state
+            with np.load(tmp_path / f"sep_s{s}_lr{lr}" / "checkpoints" / name) as sep, \
+                    np.load(tmp_path / f"pack_s{s}_lr{lr}" / "checkpoints" / name) as pack:
+                assert sep.files == pack.files
+                for key in sep.files:
+                    np.testing.assert_allclose(pack[key], sep[key], rtol=RTOL, atol=ATOL)
     twin = _loop(tmp_path, 1, 0.05, tag="again_")
     twin.run()
     for w_sep, w_pack in zip(twin.model.get_weights(), loops[3].model.get_weights()):

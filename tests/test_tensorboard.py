@@ -126,3 +126,44 @@ def test_tensorboard_server_lists_runs_hparams_and_metrics(sweep):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def _events(folder):
+    import tensorflow as tf
+    from tensorflow.core.util import event_pb2
+
+    out = []
+    for file in sorted(Path(folder).glob("events.out.tfevents.*")):
+        for record in tf.data.TFRecordDataset(str(file)):
+            event = event_pb2.Event.FromString(record.numpy())
+            out += [(event.step, v.tag, v.metadata.SerializeToString(),
+                     v.tensor.SerializeToString()) for v in event.summary.value]
+    return out
+
+
+def test_scalars_write_the_events_tf_summary_scalar_writes(tmp_path):
+    """The traced writer against TensorFlow's own ``tf.summary.scalar``: the same events
+    (step, tag, plugin metadata, tensor bytes), None and NaN left out, rows of other sizes
+    and a second run's writer through the same traced function."""
+    import tensorflow as tf
+
+    from experiments.tensorboard_log import TensorBoardLog
+
+    rows = [(1, {"loss/train": 0.25, "accuracy/train": 0.5, "learning_rate": 1e-3,
+                 "skipped": None, "nan": float("nan")}),
+            (2, {"loss/train": 1 / 3, "accuracy/train": 0.75, "learning_rate": 1e-3}),
+            (3, {"loss/train": 2.0e-7})]
+    for run in ("a", "b"):
+        log = TensorBoardLog(tmp_path / run)
+        reference = tf.summary.create_file_writer(str(tmp_path / f"ref_{run}"))
+        for step, values in rows:
+            log.scalars(step, values)
+            with reference.as_default():
+                for tag, value in values.items():
+                    if value is not None and value == value:
+                        tf.summary.scalar(tag, value, step=step)
+        log.close()
+        reference.close()
+        ours, theirs = _events(tmp_path / run), _events(tmp_path / f"ref_{run}")
+        assert len(theirs) == 7
+        assert ours == theirs

@@ -9,6 +9,7 @@ writes once, at the end.
 
 from __future__ import annotations
 
+import io
 import zipfile
 from pathlib import Path
 
@@ -29,13 +30,20 @@ def _optimizer(model):
     return optimizer
 
 
-def save(path, model) -> None:
+def save(path, model, values=None) -> None:
+    """``model``'s variables (``model.variables`` order) and its optimizer's into ``path``;
+    ``values``, when given, holds them as arrays already, as ``(model variables, optimizer
+    variables)`` (a packed run, whose state was read for all its runs at once), and
+    ``model`` is not read."""
     path = Path(path)
-    arrays = {f"variable_{i:04d}": keras.ops.convert_to_numpy(v)
-              for i, v in enumerate(model.variables)}
-    for i, variable in enumerate(_optimizer(model).variables):
-        arrays[f"optimizer_{i:04d}"] = keras.ops.convert_to_numpy(variable)
-    atomic_write(path, lambda handle: np.savez(handle, **arrays))
+    if values is None:
+        values = ([keras.ops.convert_to_numpy(v) for v in model.variables],
+                  [keras.ops.convert_to_numpy(v) for v in _optimizer(model).variables])
+    arrays = {f"variable_{i:04d}": a for i, a in enumerate(values[0])}
+    arrays.update({f"optimizer_{i:04d}": a for i, a in enumerate(values[1])})
+    buffer = io.BytesIO()  # np.savez into a file makes many small writes: one is faster
+    np.savez(buffer, **arrays)
+    atomic_write(path, lambda handle: handle.write(buffer.getbuffer()))
 
 
 def read(path) -> dict:

@@ -80,6 +80,9 @@ class EpochLoop:
         self.step_losses = StepLosses(self.steps_path) if log_steps else None
         self.callbacks = list(callbacks)
         self.start_epoch, self.rows = 0, []
+        # this epoch's (model variables, optimizer variables) as arrays, when whoever trains
+        # the model holds them already (a packed run): the checkpoint writes them
+        self.snapshot = None
 
     @property
     def epochs_done(self) -> int:
@@ -189,7 +192,7 @@ class EpochLoop:
         ``keep_checkpoints`` removed."""
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         name = f"epoch_{epoch:04d}.npz"
-        checkpoint.save(self.checkpoint_dir / name, self.model)
+        checkpoint.save(self.checkpoint_dir / name, self.model, self.snapshot)
         state = {"epoch": epoch, "checkpoint": name,
                  "plateau": self.plateau.state() if self.plateau else None}
         atomic_write_json(self.state_path, state)

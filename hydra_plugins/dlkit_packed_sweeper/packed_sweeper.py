@@ -9,6 +9,7 @@ values, the sweep's callbacks and the bad-input report are those of any sweep.
 """
 
 
+import copy
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,13 +51,39 @@ class PackedSweeper(BasicSweeper):
         from experiments.callbacks import label_overrides
         from experiments.packing import train
 
+        loader = self.hydra_context.config_loader
+        in_process = type(self.launcher).__name__ == "BasicLauncher"
+        composed = {}
         entries = []
         for overrides in batch:
-            cfg = self.hydra_context.config_loader.load_sweep_config(
-                master_config=self.config, sweep_overrides=list(overrides))
+            cfg = loader.load_sweep_config(master_config=self.config,
+                                           sweep_overrides=list(overrides))
+            if in_process:
+                composed[tuple(overrides)] = copy.deepcopy(cfg)
             HydraConfig.instance().set_config(cfg)
             with open_dict(cfg):
                 del cfg["hydra"]
             entries.append((OmegaConf.to_container(cfg, resolve=True),
                             label_overrides(list(overrides), multirun=True)))
         train(entries, verbose=False, limit=self.limit)
+        if in_process:  # the basic launcher composes each job again: give it these
+            loader.load_sweep_config = _ComposedOnce(loader, composed)
+
+
+class _ComposedOnce:
+    """The config loader's ``load_sweep_config`` for the basic launcher's pass over a batch
+    the sweeper has just composed: each job's configuration as composed then (a copy taken
+    before it was used), once; any other call, and every call once all are given, composes
+    as Hydra does. Saves one composition per job (~0.1-0.2 s each on a 2-core machine)."""
+
+    def __init__(self, loader, composed: dict):
+        self.loader, self.composed = loader, composed
+
+    def __call__(self, master_config, sweep_overrides):
+        cfg = self.composed.pop(tuple(sweep_overrides), None)
+        if not self.composed:
+            vars(self.loader).pop("load_sweep_config", None)
+        if cfg is None:
+            return type(self.loader).load_sweep_config(self.loader, master_config,
+                                                       sweep_overrides)
+        return cfg
