@@ -583,9 +583,10 @@ class _TensorFlowStatelessPack:
                        ((k, self.models[k]) for k in live)]
 
             def assign(states):
+                runs = [[tf.unstack(t) for t in group] for group in states]
                 for k, groups in targets:
-                    for variables, stacked in zip(groups, states):
-                        for variable, value in zip(variables, stacked):
+                    for variables, values in zip(groups, runs):
+                        for variable, value in zip(variables, values):
                             variable.value.assign(value[k])
 
             self._assign[live] = tf.function(assign, autograph=False)
