@@ -58,3 +58,29 @@ def test_pack_engines_benchmark_refuses_bad_counts(capsys):
 
     assert main(["--runs", "1"]) == 2
     assert "--runs at least 2 (got 4, 1, 30, 2)" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_sweep_breakdown_dry_run_times_the_phases_of_a_packed_sweep():
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.sweep_breakdown", "--epochs", "2",
+                           "--seeds", "2", "--rates", "1"], cwd=root,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("# packed sweep of 2 runs (seed=0,1 optimizer.learning_rate=")
+    rows = {line[:48].strip(): line[48:].split() for line in lines[2:]}
+    assert rows["Hydra composes a job's configuration"][1] == "2"  # once per job
+    assert rows["train epochs (TensorFlow)"][1] == "2"  # one call per epoch for the pack
+    assert rows["per-run epoch end (files)"][1] == "4"  # 2 runs x 2 epochs
+    assert rows["launcher pass (finds packed runs done)"][1] == "2"
+    seconds = {k: float(v[0]) for k, v in rows.items()}
+    assert 0 < seconds["train the pack (all epochs)"] < seconds["packing: every pack of the sweep"]
+    assert seconds["packing: every pack of the sweep"] < seconds["whole process (from its start)"]
+
+
+def test_sweep_breakdown_refuses_bad_counts(capsys):
+    from benchmarks.sweep_breakdown import main
+
+    assert main(["--rates", "9"]) == 2
+    assert "--rates 1-6 (at least 2 runs)" in capsys.readouterr().err

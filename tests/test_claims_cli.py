@@ -58,3 +58,21 @@ def test_claims_in_two_worker_processes_give_one_report(tmp_path):
     data = json.loads((tmp_path / "claims.json").read_text())
     assert {c["key"] for c in data["claims"]} == {"adam_vs_sgd", "symmetry"}
     assert (tmp_path / "r" / "optimizers").is_dir() and (tmp_path / "r" / "init_symmetry").is_dir()
+
+
+def test_workers_plan_keeps_a_presets_claims_together_heaviest_first_and_times_alone():
+    """``--workers``: the pooling claims (one preset, shared runs, the costliest networks)
+    are one unit and go first; a timed claim is held back to run alone; every other claim
+    is in exactly one unit."""
+    from experiments.claims import load
+    from experiments.claims.__main__ import plan
+
+    keys = ["adam_vs_sgd", "pooling_less_overfitting", "power_of_two_batches",
+            "pooling_shift_invariance", "vanishing_vs_relu", "adam_vs_momentum"]
+    claims = {c.key: c for c in load()}
+    units, alone = plan([claims[k] for k in keys])
+    assert alone == ["power_of_two_batches"]
+    assert units[0] == ["pooling_less_overfitting", "pooling_shift_invariance"]
+    assert ["adam_vs_sgd", "adam_vs_momentum"] in units  # one preset: one unit
+    assert sorted(k for unit in units for k in unit) == sorted(
+        k for k in keys if k != "power_of_two_batches")

@@ -151,30 +151,97 @@ def _report(claims, args) -> int:
     return 0
 
 
+def plan(claims) -> tuple[list[list[str]], list[str]]:
+    """How ``--workers`` share the claims: (the units of work, each a list of claim keys,
+    in the order workers take them; the claims run afterwards, alone). A claim whose
+    statistic reads training time runs alone, after the workers, on an otherwise idle
+    machine (timed beside another worker, its A/A control once measured identical arms
+    1.4x apart). The claims of one preset share that preset's runs, so they are one unit
+    (split over two workers, one waits on the other's run locks); units go largest first
+    by a rough cost (seeds times runs per seed of the unit's costliest claim)."""
+    from experiments.claims import statistics
+
+    def timed(claim):
+        return any(statistics.REGISTRY[name].timed
+                   for name in (claim.statistic, claim.tuning_statistic[0]))
+
+    presets: dict = {}
+    for claim in claims:
+        if not timed(claim):
+            presets.setdefault(claim.preset, []).append(claim)
+    work = _work_estimates(claims)
+    units = sorted(presets.values(), key=lambda m: -max(work.get(c.key, 0) for c in m))
+    return [[c.key for c in unit] for unit in units], [c.key for c in claims if timed(c)]
+
+
+def _work_estimates(claims) -> dict:
+    """A rough compute cost per claim, for ordering the units: runs (``_cost``) x epochs x
+    training examples x forward multiply-adds per example (``dlkit.complexity``) of its
+    two arms' networks, each built as its runs build it (untrained). Claims it cannot
+    estimate get 0 (they go last)."""
+    from dlkit import complexity, data
+    from experiments.claims.runs import Runs
+    from experiments.pipeline import loss_pairing, model_from_config
+
+    runs, datasets, arms, work = Runs(), {}, {}, {}
+
+    def arm_work(preset, overrides) -> float:  # epochs x examples x MACs of one run
+        if (preset, overrides) not in arms:
+            cfg = runs.compose(preset, list(overrides))
+            spec = {k: v for k, v in cfg["dataset"].items() if k != "name"}
+            key = repr((cfg["dataset"]["name"], sorted(spec.items())))
+            if key not in datasets:  # the sizes do not depend on the seed
+                datasets[key] = data.load(cfg["dataset"]["name"], seed=0, **spec)
+            dataset = datasets[key]
+            model = model_from_config(cfg, dataset.input_shape, dataset.output_size,
+                                      loss_pairing(cfg["loss"], dataset.task)[0])
+            macs = int(complexity.summary(model)["macs"].iloc[-1])
+            arms[preset, overrides] = \
+                float(cfg["trainer"]["epochs"] * len(dataset.x_train) * max(macs, 1))
+        return arms[preset, overrides]
+
+    for claim in claims:
+        try:
+            work[claim.key] = _cost(claim) * sum(
+                arm_work(claim.preset, tuple(arm.run_overrides()[0])) for arm in (claim.a, claim.b))
+        except Exception:  # an estimate only: a claim that cannot be built here goes last
+            work[claim.key] = 0.0
+    return work
+
+
 def _in_workers(claims, args, argv) -> int:
-    """Split the claims over ``--workers`` processes (greedy by a rough cost: seeds times
-    runs per seed), wait for all, then write one report. Runs shared by two claims are
-    trained once: the second worker waits on the run's lock, then finds it finished."""
+    """Run the claims in ``--workers`` processes at a time, one process per unit of
+    ``plan`` (a worker freed takes the next unit), then the timed claims in one process
+    alone, then write one report. Runs shared by two claims are trained once: a second
+    process would wait on the run's lock, then find it finished."""
     import os
     import subprocess
+    import time
 
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
-    groups = [[] for _ in range(args.workers)]
-    load = [0] * args.workers
-    for claim in sorted(claims, key=lambda c: -_cost(c)):
-        k = load.index(min(load))
-        groups[k].append(claim.key)
-        load[k] += _cost(claim)
+    units, alone = plan(claims)
     passthrough = [a for a in argv if a not in {c.key for c in claims}]
     for flag in ("--workers", "--threads"):
         while flag in passthrough:
             i = passthrough.index(flag)
             del passthrough[i:i + 2]
     passthrough = [a for a in passthrough if not a.startswith(("--workers=", "--threads="))]
-    procs = [subprocess.Popen([sys.executable, "-m", "experiments.claims", *group,
-                               *passthrough, "--threads", str(threads), "--no-report"])
-             for group in groups if group]
-    codes = [p.wait() for p in procs]
+
+    def command(keys, threads):
+        return [sys.executable, "-m", "experiments.claims", *keys, *passthrough,
+                *(["--threads", str(threads)] if threads else []), "--no-report"]
+
+    codes, running = [], []
+    while units or running:
+        while units and len(running) < args.workers:
+            running.append(subprocess.Popen(command(units.pop(0), threads)))
+        for proc in [p for p in running if p.poll() is not None]:
+            codes.append(proc.returncode)
+            running.remove(proc)
+        time.sleep(0.2)
+    if alone:  # on the idle machine, with every core (or --threads)
+        print(f"[claims] timed alone, after the other claims: {', '.join(alone)}", flush=True)
+        codes.append(subprocess.run(command(alone, args.threads)).returncode)
     if any(codes):
         print(f"error: worker exit codes {codes}", file=sys.stderr)
         return max(codes)
