@@ -44,36 +44,23 @@ PHASES = [
 ]
 
 CHILD = r"""
-import importlib, json, runpy, sys, time
-from collections import defaultdict
-t_start = float(sys.argv[1])
-phases = json.loads(sys.argv[2])
-seconds, calls = defaultdict(float), defaultdict(int)
+import importlib, json, os, runpy, sys, time
+from benchmarks.run_breakdown import Timers
+t_start, phases, backend = float(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
+timers = Timers()
 from experiments.tf_startup import set_backend, start_tensorflow
-set_backend(sys.argv[3])
+set_backend(backend)
 t0 = time.perf_counter()
 start_tensorflow()
 import keras  # noqa: F401
-seconds["import TensorFlow and Keras"] = time.perf_counter() - t0
-calls["import TensorFlow and Keras"] = 1
-
-def wrap(owner, name, label):
-    original = getattr(owner, name)
-    def timed(*args, **kwargs):
-        t = time.perf_counter()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            seconds[label] += time.perf_counter() - t
-            calls[label] += 1
-    setattr(owner, name, timed)
-
+timers.seconds["import TensorFlow and Keras"] = time.perf_counter() - t0
+timers.calls["import TensorFlow and Keras"] = 1
 for module, path, label in phases:
     owner = importlib.import_module(module)
     *parents, name = path.split(".")
     for parent in parents:
         owner = getattr(owner, parent)
-    wrap(owner, name, label)
+    timers.wrap(owner, name, label)
 import hydra.core.utils, hydra._internal.core_plugins.basic_launcher as basic
 basic.run_job = hydra.core.utils.run_job  # the launcher imported it by name
 sys.argv = ["experiments.run", *sys.argv[5:]]
@@ -82,9 +69,8 @@ try:
 except SystemExit as stop:
     if stop.code:
         raise
-import os
 with open(os.environ["DLKIT_BREAKDOWN_OUT"], "w") as f:
-    json.dump({"seconds": seconds, "calls": calls,
+    json.dump({"seconds": timers.seconds, "calls": timers.calls,
                "wall": time.time() - t_start}, f)
 """
 
