@@ -436,3 +436,59 @@ def test_a_claim_over_a_grid_of_rates_cannot_also_tune_the_rate():
     claim = parse("batchnorm", "x", {**node, "tune": None, "fixed": "a grid"})
     assert claim.a.run_overrides() == [["optimizer.learning_rate=0.01"],
                                        ["optimizer.learning_rate=0.1"]]
+
+
+def _full_composition(runs, preset, overrides):
+    from omegaconf import OmegaConf
+
+    from experiments.pipeline import resolve
+
+    return resolve(OmegaConf.to_container(runs._hydra_compose(preset, overrides), resolve=True))
+
+
+def test_runs_compose_equals_hydras_full_composition_for_every_claims_runs():
+    """The claims' runs are composed once per set of group choices, then their value
+    overrides applied: each arm's runs (at a rate and a seed) must come out exactly as
+    Hydra's full composition of the same overrides."""
+    from experiments.claims.engine import _seed_runs
+    from experiments.claims.runs import Runs
+
+    runs, seen = Runs("results-x", extra=["scale=small"]), set()
+    for claim in load():
+        for arm in (claim.a, claim.b):
+            for overrides in _seed_runs(claim, arm, 0.0123, 7):
+                if (claim.preset, tuple(overrides)) in seen:
+                    continue
+                seen.add((claim.preset, tuple(overrides)))
+                assert runs.compose(claim.preset, overrides) == \
+                    _full_composition(runs, claim.preset, overrides), (claim.key, overrides)
+    assert len(seen) > 40  # the claims' arms really were compared
+    assert len(runs._composed) < len(seen)  # and compositions were shared
+
+
+@pytest.mark.parametrize("overrides", [
+    ["optimizer=momentum", "optimizer.momentum=0.5", "seed=2"],  # a group choice, then values
+    ["optimizer.learning_rate=0.5", "optimizer=sgd"],  # a value before the group choice
+    ["+trainer.extra_key=1", "seed=1"],  # an addition goes through the full composition
+    ["model.width=8", "model.depth=3", "seed=3"],  # values on one node
+    ["dataset=mnist_5k", "model=cnn", "model.pooling=false"],
+])
+def test_runs_compose_orders_and_routes_overrides_like_hydra(overrides):
+    from experiments.claims.runs import Runs
+
+    runs = Runs("results-x")
+    assert runs.compose("optimizers", overrides) == \
+        _full_composition(runs, "optimizers", overrides)
+
+
+def test_runs_compose_refuses_an_unknown_key_like_hydra():
+    from hydra.errors import ConfigCompositionException
+
+    from experiments.claims.runs import Runs
+
+    runs = Runs("results-x")
+    with pytest.raises(ConfigCompositionException) as full:
+        runs._hydra_compose("optimizers", ["optimizer.no_such_key=1"])
+    with pytest.raises(ConfigCompositionException) as fast:
+        runs.compose("optimizers", ["optimizer.no_such_key=1"])
+    assert str(fast.value) == str(full.value)

@@ -58,18 +58,43 @@ class Runs:
         self.extra = list(extra)  # overrides applied to every run (e.g. backend, scale)
         self.trained = 0
         self._cache: dict = {}
+        self._composed: dict = {}  # (preset, shaping overrides) -> Hydra's composition
 
     def compose(self, preset: str, overrides) -> dict:
-        from hydra import compose, initialize_config_dir
+        """The resolved configuration of one run, as ``experiments.run`` would compose it.
+
+        Hydra composes the preset once per distinct set of the overrides that shape the
+        composition (config-group choices such as ``optimizer=sgd``, additions, deletions);
+        the plain value overrides (``seed=3``, ``optimizer.learning_rate=0.01``) are then
+        applied to a copy by Hydra's own code, the step Hydra itself runs after composing
+        (``ConfigLoaderImpl._apply_overrides_to_config``), in the same order. Same result,
+        a fraction of the cost: the report of every claim locates about 1,400 runs, and a
+        full composition costs 0.15-0.3 s here."""
+        import copy
+
+        from hydra._internal.config_loader_impl import ConfigLoaderImpl
+        from hydra.core.override_parser.overrides_parser import OverridesParser
         from omegaconf import OmegaConf
 
         from experiments.pipeline import resolve
 
-        with initialize_config_dir(str(CONF), version_base="1.3"):
-            cfg = compose("config", overrides=[f"experiment={preset}",
-                                               f"results_dir={self.results_dir}",
-                                               *self.extra, *overrides])
+        parsed = OverridesParser.create().parse_overrides(list(overrides))
+        shaping = [o.input_line for o in parsed if not _plain_value(o)]
+        key = (preset, tuple(shaping))
+        if key not in self._composed:
+            self._composed[key] = self._hydra_compose(preset, shaping)
+        cfg = copy.deepcopy(self._composed[key])
+        ConfigLoaderImpl._apply_overrides_to_config([o for o in parsed if _plain_value(o)], cfg)
         return resolve(OmegaConf.to_container(cfg, resolve=True))
+
+    def _hydra_compose(self, preset: str, overrides):
+        """Hydra's full composition of the preset with ``overrides`` (unresolved)."""
+        from hydra import compose, initialize_config_dir
+
+        with initialize_config_dir(str(CONF), version_base="1.3"):
+            return compose("config", overrides=[f"experiment={preset}",
+                                                f"results_dir={self.results_dir}",
+                                                *self.extra, *overrides])
 
     def default_rate(self, preset: str, arm_overrides, key: str) -> float:
         node = self.compose(preset, arm_overrides)
@@ -119,6 +144,17 @@ class Runs:
         run = None if result is None else Run(folder, result)
         self._cache[key] = run
         return run
+
+
+def _plain_value(override) -> bool:
+    """Whether a parsed override only sets a value (``key=value`` on a key that is not a
+    config group), so that Hydra applies it after composing; anything else (a group choice,
+    ``+``/``++``/``~``, a package, a sweep) goes through the full composition."""
+    from hydra.core.override_parser.types import OverrideType
+
+    return (override.type == OverrideType.CHANGE and not override.is_sweep_override()
+            and override.package is None and not override.key_or_group.startswith("hydra")
+            and not (CONF / override.key_or_group).is_dir())
 
 
 def _read(path: Path) -> dict | None:
