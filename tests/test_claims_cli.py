@@ -62,17 +62,21 @@ def test_claims_in_two_worker_processes_give_one_report(tmp_path):
 
 def test_workers_plan_keeps_a_presets_claims_together_heaviest_first_and_times_alone():
     """``--workers``: the pooling claims (one preset, shared runs, the costliest networks)
-    are one unit and go first; a timed claim is held back to run alone; every other claim
-    is in exactly one unit."""
+    are one unit, split into its two arms (more than half a worker's share), the heavier
+    no-pooling arm first; a timed claim is held back to run alone; every other claim is in
+    exactly one unit, whole."""
     from experiments.claims import load
     from experiments.claims.__main__ import plan
 
     keys = ["adam_vs_sgd", "pooling_less_overfitting", "power_of_two_batches",
             "pooling_shift_invariance", "vanishing_vs_relu", "adam_vs_momentum"]
     claims = {c.key: c for c in load()}
-    units, alone = plan([claims[k] for k in keys])
+    units, alone = plan([claims[k] for k in keys], workers=2)
     assert alone == ["power_of_two_batches"]
-    assert units[0] == ["pooling_less_overfitting", "pooling_shift_invariance"]
-    assert ["adam_vs_sgd", "adam_vs_momentum"] in units  # one preset: one unit
-    assert sorted(k for unit in units for k in unit) == sorted(
+    pooling = ["pooling_less_overfitting", "pooling_shift_invariance"]
+    assert units[:2] == [(pooling, "b"), (pooling, "a")]  # arm B: without pooling, 16x Dense
+    assert (["adam_vs_sgd", "adam_vs_momentum"], None) in units  # one preset: one unit
+    assert sorted(k for keys_, arm in units if arm != "a" for k in keys_) == sorted(
         k for k in keys if k != "power_of_two_batches")
+    # one worker: nothing to balance, nothing split
+    assert (pooling, None) == plan([claims[k] for k in keys], workers=1)[0][0]

@@ -492,3 +492,26 @@ def test_runs_compose_refuses_an_unknown_key_like_hydra():
     with pytest.raises(ConfigCompositionException) as fast:
         runs.compose("optimizers", ["optimizer.no_such_key=1"])
     assert str(fast.value) == str(full.value)
+
+
+def test_training_the_two_arms_apart_trains_exactly_what_evaluate_reads():
+    """``train_arm`` a then b (two ``--workers`` processes) asks for the runs ``evaluate``
+    reads, no more and no fewer, and arm B's share holds no run of arm A."""
+    from experiments.claims.engine import train_arm
+
+    class Recording(FakeRuns):
+        def __init__(self):
+            super().__init__(effect=0.3)
+            self.asked = []
+
+        def get(self, preset, overrides):
+            self.asked.append(tuple(overrides))
+            return super().get(preset, overrides)
+
+    whole, parts = Recording(), {"a": Recording(), "b": Recording()}
+    evaluate(_claim(), whole)
+    for name, runs in parts.items():
+        train_arm(_claim(), name, runs)
+    assert set(parts["a"].asked) | set(parts["b"].asked) == set(whole.asked)
+    assert not any("arm=a" in o for o in parts["b"].asked)
+    assert any(o for o in parts["a"].asked if "seed=8" in o)  # the control seeds are A's

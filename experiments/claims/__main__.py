@@ -85,6 +85,7 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=0, help="TensorFlow threads per "
                         "process (default: TensorFlow's choice; with --workers: cores / N)")
     parser.add_argument("--no-report", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--arm", choices=("a", "b"), help=argparse.SUPPRESS)  # a worker's half
     args = parser.parse_args(argv)
     for flag in ("workers", "threads"):
         if getattr(args, flag) < (1 if flag == "workers" else 0):
@@ -109,7 +110,7 @@ def main(argv=None) -> int:
 
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-    from experiments.claims.engine import evaluate
+    from experiments.claims.engine import evaluate, train_arm
     from experiments.claims.runs import Runs
     from experiments.pipeline import RunSpecError
 
@@ -119,14 +120,18 @@ def main(argv=None) -> int:
         t = time.perf_counter()
         before = runs.trained
         try:
-            evaluate(claim, runs)
+            if args.arm:
+                train_arm(claim, args.arm, runs)
+            else:
+                evaluate(claim, runs)
         except RunSpecError as err:
             print(f"error: claim {claim.key} ({claim.preset}): {err}", file=sys.stderr)
             return 2
-        print(f"[claims] {i}/{len(claims)} {claim.key}: {runs.trained - before} runs trained "
+        arm = f" (arm {args.arm.upper()})" if args.arm else ""
+        print(f"[claims] {i}/{len(claims)} {claim.key}{arm}: {runs.trained - before} runs trained "
               f"in {time.perf_counter() - t:.0f}s (total {time.perf_counter() - t0:.0f}s)",
               flush=True)
-    if args.no_report:
+    if args.no_report or args.arm:  # one arm's runs are not a report's
         return 0
     return _report(claims, args)
 
@@ -151,14 +156,17 @@ def _report(claims, args) -> int:
     return 0
 
 
-def plan(claims) -> tuple[list[list[str]], list[str]]:
-    """How ``--workers`` share the claims: (the units of work, each a list of claim keys,
-    in the order workers take them; the claims run afterwards, alone). A claim whose
-    statistic reads training time runs alone, after the workers, on an otherwise idle
-    machine (timed beside another worker, its A/A control once measured identical arms
-    1.4x apart). The claims of one preset share that preset's runs, so they are one unit
-    (split over two workers, one waits on the other's run locks); units go largest first
-    by a rough cost (seeds times runs per seed of the unit's costliest claim)."""
+def plan(claims, workers: int = 2) -> tuple[list[tuple[list[str], str | None]], list[str]]:
+    """How ``--workers`` share the claims: (the units of work in the order workers take
+    them, each a list of claim keys and the arm it trains, ``None`` for both; the claims run
+    afterwards, alone). A claim whose statistic reads training time runs alone, after the
+    workers, on an otherwise idle machine (timed beside another worker, its A/A control once
+    measured identical arms 1.4x apart). The claims of one preset share that preset's runs,
+    so they are one unit (split over two workers, one waits on the other's run locks). A
+    unit estimated at more than half a worker's fair share (total / workers) is split into
+    its two arms, whose runs are disjoint (``engine.train_arm``): the pooling preset alone
+    kept one worker busy for 47 minutes while the other idled for the last 7. Units go
+    largest first by estimated compute (``_work_estimates``); a freed worker takes the next."""
     from experiments.claims import statistics
 
     def timed(claim):
@@ -170,15 +178,27 @@ def plan(claims) -> tuple[list[list[str]], list[str]]:
         if not timed(claim):
             presets.setdefault(claim.preset, []).append(claim)
     work = _work_estimates(claims)
-    units = sorted(presets.values(), key=lambda m: -max(work.get(c.key, 0) for c in m))
-    return [[c.key for c in unit] for unit in units], [c.key for c in claims if timed(c)]
+    total = sum(sum(work.get(c.key, (0.0, 0.0))) for m in presets.values() for c in m)
+    units = []
+    for members in presets.values():
+        keys = [c.key for c in members]
+        arms = [max(work.get(c.key, (0.0, 0.0))[i] for c in members) for i in (0, 1)]
+        if workers > 1 and sum(arms) > total / workers / 2 and all(
+                c.source != "ravine" for c in members):
+            units += [(arms[0], (keys, "a")), (arms[1], (keys, "b"))]
+        else:
+            units.append((sum(arms), (keys, None)))
+    units.sort(key=lambda u: -u[0])
+    return [unit for _, unit in units], [c.key for c in claims if timed(c)]
 
 
 def _work_estimates(claims) -> dict:
-    """A rough compute cost per claim, for ordering the units: runs (``_cost``) x epochs x
-    training examples x forward multiply-adds per example (``dlkit.complexity``) of its
-    two arms' networks, each built as its runs build it (untrained). Claims it cannot
-    estimate get 0 (they go last)."""
+    """A rough compute cost per claim and arm, for ordering and splitting the units: key ->
+    (arm A, arm B), each the arm's runs (``_cost``) x epochs x training examples x forward
+    multiply-adds per example (``dlkit.complexity``) of the arm's network, built as its runs
+    build it (untrained), plus each step's fixed cost (``STEP_MACS``: the small networks'
+    runs are step overhead, not arithmetic). Claims it cannot estimate get zeros (they go
+    last)."""
     from dlkit import complexity, data
     from experiments.claims.runs import Runs
     from experiments.pipeline import loss_pairing, model_from_config
@@ -196,17 +216,28 @@ def _work_estimates(claims) -> dict:
             model = model_from_config(cfg, dataset.input_shape, dataset.output_size,
                                       loss_pairing(cfg["loss"], dataset.task)[0])
             macs = int(complexity.summary(model)["macs"].iloc[-1])
-            arms[preset, overrides] = \
-                float(cfg["trainer"]["epochs"] * len(dataset.x_train) * max(macs, 1))
+            batch = cfg["trainer"]["batch_size"]
+            n = len(dataset.x_train)
+            steps = 1 if batch == "full" else -(-n // int(batch))
+            arms[preset, overrides] = float(cfg["trainer"]["epochs"]) * (
+                n * max(macs, 1) + steps * STEP_MACS)
         return arms[preset, overrides]
 
     for claim in claims:
+        if claim.source != "train":  # optimizer paths on a closed-form surface: no network
+            work[claim.key] = (0.0, 0.0)
+            continue
         try:
-            work[claim.key] = _cost(claim) * sum(
-                arm_work(claim.preset, tuple(arm.run_overrides()[0])) for arm in (claim.a, claim.b))
+            work[claim.key] = tuple(_cost(claim, arm) * arm_work(
+                claim.preset, tuple(arm.run_overrides()[0])) for arm in (claim.a, claim.b))
         except Exception:  # an estimate only: a claim that cannot be built here goes last
-            work[claim.key] = 0.0
+            work[claim.key] = (0.0, 0.0)
     return work
+
+
+# A training step's fixed cost (dispatch, optimizer bookkeeping, metrics) in multiply-adds:
+# about 1 ms at the 20 G multiply-adds/s one core of the development machine sustains.
+STEP_MACS = 2e7
 
 
 def _in_workers(claims, args, argv) -> int:
@@ -219,7 +250,7 @@ def _in_workers(claims, args, argv) -> int:
     import time
 
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
-    units, alone = plan(claims)
+    units, alone = plan(claims, args.workers)
     passthrough = [a for a in argv if a not in {c.key for c in claims}]
     for flag in ("--workers", "--threads"):
         while flag in passthrough:
@@ -227,14 +258,16 @@ def _in_workers(claims, args, argv) -> int:
             del passthrough[i:i + 2]
     passthrough = [a for a in passthrough if not a.startswith(("--workers=", "--threads="))]
 
-    def command(keys, threads):
+    def command(keys, threads, arm=None):
         return [sys.executable, "-m", "experiments.claims", *keys, *passthrough,
-                *(["--threads", str(threads)] if threads else []), "--no-report"]
+                *(["--threads", str(threads)] if threads else []),
+                *(["--arm", arm] if arm else []), "--no-report"]
 
     codes, running = [], []
     while units or running:
         while units and len(running) < args.workers:
-            running.append(subprocess.Popen(command(units.pop(0), threads)))
+            keys, arm = units.pop(0)
+            running.append(subprocess.Popen(command(keys, threads, arm)))
         for proc in [p for p in running if p.poll() is not None]:
             codes.append(proc.returncode)
             running.remove(proc)
@@ -248,11 +281,16 @@ def _in_workers(claims, args, argv) -> int:
     return _report(claims, args)
 
 
-def _cost(claim) -> int:
+def _cost(claim, arm) -> int:
+    """Runs of one arm: its runs per seed times its seeds: the initial tuning grid on the
+    tuning seeds, the final seeds and, for arm A, the control seeds."""
+    from experiments.claims.protocol import TUNING_SEEDS
+
     per_seed = 1
-    for _, values in claim.a.sweep:
+    for _, values in arm.sweep:
         per_seed *= len(values)
-    return claim.seeds * per_seed
+    tuning = claim.tuning.points * len(TUNING_SEEDS) if claim.tuning else 0
+    return (tuning + claim.seeds * (2 if arm is claim.a else 1)) * per_seed
 
 
 if __name__ == "__main__":

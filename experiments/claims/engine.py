@@ -147,6 +147,19 @@ def evaluate(claim: Claim, runs) -> ClaimResult:
                        protocol.compare(arms["a"].final, control, stat.censored))
 
 
+def train_arm(claim: Claim, name: str, runs) -> None:
+    """Train (or find) every run ``evaluate`` needs from one arm (``"a"`` or ``"b"``) of
+    ``claim``: its tuning grid, its final seeds at the tuned rate and, for arm A, the A/A
+    control seeds. The arms' runs are disjoint, so two processes can train the two arms of a
+    costly claim side by side (``--workers``); ``evaluate`` then finds every run done."""
+    runs = source(claim, runs)
+    rate, _, arm = tune_arm(claim, claim.a if name == "a" else claim.b, runs)
+    seeds = [*claim.final_seeds, *(claim.control_seeds if name == "a" else ())]
+    _prefetch(claim, runs, [(arm, rate, s) for s in seeds])
+    for seed in seeds:
+        seed_value(claim, arm, runs, rate, seed, "final")
+
+
 def judge(results: list[ClaimResult]) -> list[ClaimResult]:
     """Holm over the claims of one report (and separately over their controls), then the
     verdict rule."""
