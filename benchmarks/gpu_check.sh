@@ -4,11 +4,13 @@
 # per second, the device name, and whether XLA and mixed precision were used.
 # At most about 8 minutes. Usage, from the repository root:
 #   bash benchmarks/gpu_check.sh [results_dir]
-# DLKIT_GPU_CHECK_DEVICE=auto runs the same steps where no GPU is present (a dry run).
+# DLKIT_GPU_CHECK_DEVICE=auto runs the same steps where no GPU is present (a dry run);
+# DLKIT_GPU_CHECK_EPOCHS (default 5) sets both parts' epochs (the tests' dry run uses 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-${OUT:-/tmp}/gpu_check}
 device=${DLKIT_GPU_CHECK_DEVICE:-gpu}
+epochs=${DLKIT_GPU_CHECK_EPOCHS:-5}
 export KERAS_BACKEND=jax PYTHONUNBUFFERED=1
 
 missing=$(python3 - <<'PY'
@@ -29,13 +31,13 @@ python3 -c "import jax; print('jax', jax.__version__, jax.devices())"
 start=$(date +%s)
 timeout 240 python3 -m experiments.run -m backend=jax trainer.device="$device" \
   trainer.precision=mixed_bfloat16 trainer.jit_compile=true model=lenet5_modern \
-  dataset=digits dataset.image_size=32 trainer.batch_size=128 trainer.epochs=5 seed=0,1 \
+  dataset=digits dataset.image_size=32 trainer.batch_size=128 trainer.epochs="$epochs" seed=0,1 \
   results_dir="$out" trainer.resume=false trainer.verbose=false
 echo "sweep wall time: $(( $(date +%s) - start )) s"
 
 # many small runs at once: the 16-run tuning sweep of the default MLP (4 seeds x 4 rates),
 # one run at a time against one pack (hydra/sweeper=packed), runs per minute side by side
-timeout 420 python3 -m benchmarks.sweeps --sweep rates --epochs 5 --ways basic-jax,packed-jax \
+timeout 420 python3 -m benchmarks.sweeps --sweep rates --epochs "$epochs" --ways basic-jax,packed-jax \
   --override trainer.device="$device"
 
 python3 - "$out" <<'PY'

@@ -117,7 +117,8 @@ def test_gpu_check_script_dry_run_without_gpu(tmp_path):
     pytest.importorskip("jax")
     root = Path(__file__).resolve().parents[1]
     bin_dir = str(Path(sys.executable).parent)
-    env = {**os.environ, "DLKIT_GPU_CHECK_DEVICE": "auto", "OUT": str(tmp_path),
+    env = {**os.environ, "DLKIT_GPU_CHECK_DEVICE": "auto", "DLKIT_GPU_CHECK_EPOCHS": "2",
+           "OUT": str(tmp_path),
            "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"}
     proc = subprocess.run(["bash", str(root / "benchmarks" / "gpu_check.sh")], cwd=root,
                           env=env, capture_output=True, text=True, timeout=600)
