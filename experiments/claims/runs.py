@@ -79,12 +79,12 @@ class Runs:
         from experiments.pipeline import resolve
 
         parsed = OverridesParser.create().parse_overrides(list(overrides))
-        shaping = [o.input_line for o in parsed if not _plain_value(o)]
-        key = (preset, tuple(shaping))
+        plain = [o for o in parsed if _plain_value(o)]
+        key = (preset, tuple(o.input_line for o in parsed if o not in plain))
         if key not in self._composed:
-            self._composed[key] = self._hydra_compose(preset, shaping)
+            self._composed[key] = self._hydra_compose(preset, list(key[1]))
         cfg = copy.deepcopy(self._composed[key])
-        ConfigLoaderImpl._apply_overrides_to_config([o for o in parsed if _plain_value(o)], cfg)
+        ConfigLoaderImpl._apply_overrides_to_config(plain, cfg)
         return resolve(OmegaConf.to_container(cfg, resolve=True))
 
     def _hydra_compose(self, preset: str, overrides):
