@@ -1,4 +1,5 @@
-"""The protocol through its real command line, at a tiny size, in-process."""
+"""The protocol through its real command line, at a tiny size, in-process: one claim one run
+at a time and packed, and two claims in two worker processes."""
 
 import json
 
@@ -9,39 +10,57 @@ from experiments.claims.protocol import TUNING_SEEDS
 
 
 @pytest.mark.slow
-def test_protocol_end_to_end_and_rerun_trains_nothing(tmp_path, capsys):
+def test_protocol_end_to_end_packed_or_not_and_rerun_trains_nothing(tmp_path, capsys):
+    """One claim through the real command line: every arm tuned inside its grid, the finals
+    and the A/A control, the figure and its table; a re-run finds every run and trains
+    nothing; and ``--pack`` (TensorFlow, the default backend) chooses the same rates and
+    gives the same final and control values per seed (equal: a TensorFlow pack runs each
+    run's own operations) in the same run folders."""
     from experiments.claims.__main__ import main
 
-    args = ["adam_vs_sgd", "--override", "trainer.epochs=1", "--override", "dataset.subset=400",
-            "--seeds", "2", "--points", "2", "--results", str(tmp_path / "results"),
-            "--out", str(tmp_path / "out")]
-    assert main(args) == 0
-    data = json.loads((tmp_path / "out" / "claims.json").read_text())
-    (claim,) = data["claims"]
-    assert claim["key"] == "adam_vs_sgd" and claim["verdict"] == "inconclusive"  # 2 seeds
-    folders = [p.parent for p in (tmp_path / "results" / "optimizers").glob("*/result.json")]
+    def claim(tag, *extra):
+        args = ["adam_vs_sgd", "--override", "trainer.epochs=1", "--override",
+                "dataset.subset=400", "--seeds", "2", "--points", "2",
+                "--results", str(tmp_path / tag), "--out", str(tmp_path / f"{tag}_out"), *extra]
+        assert main(args) == 0
+        return json.loads((tmp_path / f"{tag}_out" / "claims.json").read_text())["claims"]
+
+    (claim_,) = claim("alone")
+    assert claim_["key"] == "adam_vs_sgd" and claim_["verdict"] == "inconclusive"  # 2 seeds
+    folders = [p.parent for p in (tmp_path / "alone" / "optimizers").glob("*/result.json")]
     expected = 0
     for arm in ("a", "b"):
-        tuning = claim[arm]["tuning"]
+        tuning = claim_[arm]["tuning"]
         assert tuning["tuned"] and len(tuning["rates"]) >= 2
         lo, hi = tuning["grid"]
         # the chosen rate is inside the grid unless the report says the limit was reached
-        inside = lo < claim[arm]["chosen_rate"] < hi
+        inside = lo < claim_[arm]["chosen_rate"] < hi
         assert inside or tuning["best_at_edge"]
         assert set(tuning["seeds"]) == set(TUNING_SEEDS)
         expected += len(tuning["rates"]) * len(TUNING_SEEDS) + 2
     expected += 2  # the A/A control: arm A on two more seeds
     assert len(folders) == expected
-    figure = pd.read_csv(tmp_path / "out" / "claim_adam_vs_sgd.csv")
+    figure = pd.read_csv(tmp_path / "alone_out" / "claim_adam_vs_sgd.csv")
     assert set(figure["stage"]) == {"tune", "final", "control"}
     assert set(figure[figure["stage"] == "final"]["label"]) == {"Adam", "SGD"}
-    assert (tmp_path / "out" / "claim_adam_vs_sgd.png").stat().st_size > 10_000
+    assert (tmp_path / "alone_out" / "claim_adam_vs_sgd.png").stat().st_size > 10_000
 
     # again: every run is found, nothing is trained twice
     capsys.readouterr()
-    assert main(args) == 0
+    claim("alone")
     assert "0 runs trained" in capsys.readouterr().out
-    assert len(list((tmp_path / "results" / "optimizers").glob("*/result.json"))) == expected
+    assert len(list((tmp_path / "alone" / "optimizers").glob("*/result.json"))) == expected
+
+    (packed,) = claim("packed", "--pack")
+    assert "runs trained in" in capsys.readouterr().out
+    assert sorted(p.parent.name for p in (tmp_path / "packed").rglob("result.json")) == \
+        sorted(p.parent.name for p in (tmp_path / "alone").rglob("result.json"))
+    packed_runs = [json.loads(p.read_text()) for p in (tmp_path / "packed").rglob("result.json")]
+    assert any(r.get("packed", 0) > 1 for r in packed_runs)
+    for arm in ("a", "b"):
+        assert packed[arm]["chosen_rate"] == claim_[arm]["chosen_rate"]
+        assert packed[arm]["final"] == claim_[arm]["final"]  # TensorFlow: the same operations
+    assert packed["control"]["values"] == claim_["control"]["values"]
 
 
 @pytest.mark.slow

@@ -1,6 +1,6 @@
 """Packed sweeps through the real CLI: ``hydra/sweeper=packed`` against the same sweep run
-one at a time (under TensorFlow and JAX), SIGKILL during a packed sweep, every launcher,
-and the claims runner's ``--pack`` against the same claim trained one run at a time."""
+one at a time (under TensorFlow and JAX), SIGKILL during a packed sweep, every launcher
+(the claims runner's ``--pack``: tests/test_claims_cli.py)."""
 
 import json
 import os
@@ -149,34 +149,6 @@ def test_packed_sweeper_under_the_joblib_launcher(tmp_path):
     assert "[pack] 4 runs trained in 1 packs" in proc.stdout
     cli("-m", *SWEEP, *FAST, f"results_dir={tmp_path}/separate", cwd=tmp_path)
     assert_same_runs(tmp_path / "joblib", tmp_path / "separate", 4)
-
-
-@pytest.mark.slow
-def test_claims_pack_gives_the_claim_trained_one_run_at_a_time(tmp_path, capsys):
-    """``--pack`` (TensorFlow, the default backend): the same rates chosen, the same final
-    and control values per seed (equal: a TensorFlow pack runs each run's own operations),
-    the same run folders, as without it."""
-    from experiments.claims.__main__ import main
-
-    def claim(tag, *extra):
-        args = ["adam_vs_sgd", "--override", "trainer.epochs=2", "--override",
-                "dataset.subset=400", "--seeds", "2", "--points", "2",
-                "--results", str(tmp_path / tag), "--out", str(tmp_path / f"{tag}_out"), *extra]
-        assert main(args) == 0
-        data = json.loads((tmp_path / f"{tag}_out" / "claims.json").read_text())
-        return data["claims"][0]
-
-    packed = claim("packed", "--pack")
-    assert "runs trained in" in capsys.readouterr().out
-    alone = claim("alone")
-    assert sorted(p.parent.name for p in (tmp_path / "packed").rglob("result.json")) == \
-        sorted(p.parent.name for p in (tmp_path / "alone").rglob("result.json"))
-    packed_runs = [json.loads(p.read_text()) for p in (tmp_path / "packed").rglob("result.json")]
-    assert any(r.get("packed", 0) > 1 for r in packed_runs)
-    for arm in ("a", "b"):
-        assert packed[arm]["chosen_rate"] == alone[arm]["chosen_rate"]
-        assert packed[arm]["final"] == alone[arm]["final"]  # TensorFlow: the same operations
-    assert packed["control"]["values"] == alone["control"]["values"]
 
 
 @pytest.mark.slow
