@@ -69,7 +69,7 @@ class Runs:
         applied to a copy by Hydra's own code, the step Hydra itself runs after composing
         (``ConfigLoaderImpl._apply_overrides_to_config``), in the same order. Same result,
         a fraction of the cost: the report of every claim locates about 1,400 runs, and a
-        full composition costs 0.15-0.3 s here."""
+        full composition costs 0.1-0.5 s depending on the machine (this path 5-30 ms)."""
         import copy
 
         from hydra._internal.config_loader_impl import ConfigLoaderImpl
@@ -79,10 +79,15 @@ class Runs:
         from experiments.pipeline import resolve
 
         parsed = OverridesParser.create().parse_overrides(list(overrides))
-        plain = [o for o in parsed if _plain_value(o)]
-        key = (preset, tuple(o.input_line for o in parsed if o not in plain))
+        plain, shaping = [], []
+        for override in parsed:  # value overrides (objects) apart from shaping ones (lines)
+            if _plain_value(override):
+                plain.append(override)
+            else:
+                shaping.append(override.input_line)
+        key = (preset, tuple(shaping))
         if key not in self._composed:
-            self._composed[key] = self._hydra_compose(preset, list(key[1]))
+            self._composed[key] = self._hydra_compose(preset, shaping)
         cfg = copy.deepcopy(self._composed[key])
         ConfigLoaderImpl._apply_overrides_to_config(plain, cfg)
         return resolve(OmegaConf.to_container(cfg, resolve=True))
