@@ -22,6 +22,11 @@ rounds alternate the order of the processes. Training FLOPs are 6 x the forward
 multiply-accumulates that ``dlkit.complexity`` counts (forward 2, backward 4). PyTorch
 comes with the ``bench`` extra.
 Target: TensorFlow and JAX at least 1.0x PyTorch.
+
+Under the table, two lines compare the TensorFlow training-step graphs of dlkit and the
+plain-Keras twin op for op (``graph_census``): equal forward and backward passes mean the
+same kernels on the same shapes on any CPU, so a gap between the two rows can only come
+from the optimizer's update, whose extra ops the second line lists.
 """
 
 from __future__ import annotations
@@ -56,6 +61,70 @@ def _plain_keras_lenet():
         layers.Dense(84, activation="relu"), layers.Dense(10, activation="softmax")])
 
 
+def graph_census(model, optimizer, x, y):
+    """The TensorFlow ops of one training step, as two multisets of (op type, output shape):
+    the forward and backward pass (loss and gradients), and the optimizer's update.
+
+    Constants, placeholders, identities and scalar ops are left out: what is counted is the
+    work on tensors, the part whose cost depends on the CPU's kernels. Two programs with
+    equal multisets run the same kernels on the same shapes on every CPU.
+    """
+    import collections
+
+    import tensorflow as tf
+
+    model.compile(optimizer, "sparse_categorical_crossentropy")
+    variables = model.trainable_variables
+    optimizer.build(variables)
+
+    def gradients(xb, yb):
+        with tf.GradientTape() as tape:
+            loss = model.compute_loss(x=xb, y=yb, y_pred=model(xb, training=True))
+        return tape.gradient(loss, variables)
+
+    def census(function, *args):
+        graph = tf.function(function).get_concrete_function(*args).graph
+        return collections.Counter(
+            (op.type, tuple(op.outputs[0].shape)) for op in graph.get_operations()
+            if op.outputs and op.outputs[0].shape.rank
+            and op.type not in ("Const", "Placeholder", "Identity"))
+
+    zeros = [tf.zeros_like(v) for v in variables]
+    return (census(gradients, tf.constant(x), tf.constant(y)),
+            census(lambda g: optimizer.apply(g, variables), zeros))
+
+
+def census_lines(samples: int = 128) -> list[str]:
+    """dlkit's ``lenet5_modern`` + Adam against the plain-Keras twin + Keras's Adam, op for
+    op under TensorFlow: the part of "dlkit no slower than plain Keras" that holds on every
+    CPU, whatever its kernels cost (the timed rows measure the rest on this one)."""
+    import collections
+
+    import keras
+
+    from dlkit import models, optimizers
+
+    x, y = _data(samples)
+    dlkit_pass, dlkit_update = graph_census(models.get("lenet5_modern", (28, 28, 1), 10),
+                                            optimizers.get("adam"), x, y)
+    plain_pass, plain_update = graph_census(_plain_keras_lenet(),
+                                            keras.optimizers.Adam(epsilon=1e-8), x, y)
+
+    def differences(a, b):
+        extra = collections.Counter(kind for kind, _ in (a - b).elements())
+        return ", ".join(f"{n} {kind}" for kind, n in sorted(extra.items())) or "none"
+
+    same = "identical" if dlkit_pass == plain_pass else "DIFFERENT"
+    return [f"# train-step graph (TensorFlow), tensor ops: forward+backward dlkit "
+            f"{sum(dlkit_pass.values())}, plain keras {sum(plain_pass.values())}, {same} "
+            f"(dlkit extra: {differences(dlkit_pass, plain_pass)}; plain keras extra: "
+            f"{differences(plain_pass, dlkit_pass)})",
+            f"# optimizer update dlkit {sum(dlkit_update.values())}, plain keras "
+            f"{sum(plain_update.values())} (dlkit extra: "
+            f"{differences(dlkit_update, plain_update)}; plain keras extra: "
+            f"{differences(plain_update, dlkit_update)})"]
+
+
 def keras_worker(samples: int, epochs: int) -> dict:
     """dlkit's ``lenet5_modern`` with dlkit's Adam and the plain-Keras twin with Keras's Adam
     in one process, ABBA: each trains ``epochs`` epochs twice, and its rate is over both."""
@@ -79,9 +148,12 @@ def keras_worker(samples: int, epochs: int) -> dict:
         t0 = time.perf_counter()
         trained[name].fit(x, y, batch_size=128, epochs=epochs, verbose=0)
         seconds[name] += time.perf_counter() - t0
-    return {"samples_per_s": {name: 2 * samples * epochs / t for name, t in seconds.items()},
-            "macs": int(complexity.summary(dlkit_model).iloc[-1]["macs"]),
-            "backend": keras.backend.backend()}
+    out = {"samples_per_s": {name: 2 * samples * epochs / t for name, t in seconds.items()},
+           "macs": int(complexity.summary(dlkit_model).iloc[-1]["macs"]),
+           "backend": keras.backend.backend()}
+    if out["backend"] == "tensorflow":  # after the timing, which it does not touch
+        out["census"] = census_lines()
+    return out
 
 
 def cli_worker(samples: int, epochs: int) -> dict:
@@ -250,7 +322,7 @@ def main(argv=None):
             "tensorflow, oneDNN off, plain keras",
             "jax", "jax, plain keras", "raw jax", "pytorch"]
     samples = {name: [] for name in rows}
-    macs = None
+    macs, census = None, []
     for round_index in range(args.rounds):
         order = processes if round_index % 2 == 0 else processes[::-1]
         for name, kind, backend, extra_env in order:
@@ -264,6 +336,7 @@ def main(argv=None):
             else:
                 samples[name].append(rates)
             macs = out.get("macs", macs)
+            census = out.get("census", census)
     peak = matmul_peak()
     print(f"# lenet5_modern, 28x28x1, batch 128, Adam; median of {args.rounds} rounds; "
           f"{machine().rsplit(',', 1)[0]}")
@@ -279,6 +352,7 @@ def main(argv=None):
         ratio = f"{rate / base:.2f}x" if base else "-"
         fraction = 100 * rate * 6 * macs / 1e9 / peak if macs else float("nan")
         print(f"{name:<36}{rate:>10.0f}{ratio:>12}{fraction:>10.1f}%")
+    print("\n".join(census))
 
 
 if __name__ == "__main__":

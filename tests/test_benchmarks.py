@@ -24,7 +24,12 @@ def test_throughput_benchmark_dry_run_measures_every_row_and_names_the_cpu():
     lines = proc.stdout.splitlines()
     assert machine().rsplit(",", 1)[0] in lines[0]  # the CPU model, e.g. "AMD EPYC, 2 cores"
     rows, unavailable = {}, set()
+    census = [line for line in lines[3:] if line.startswith("# ")]
+    assert census[0].startswith("# train-step graph (TensorFlow)") and "identical" in census[0]
+    assert census[1].endswith("(dlkit extra: 10 Mul; plain keras extra: none)")
     for line in lines[3:]:
+        if line.startswith("# "):
+            continue
         if line.endswith("unavailable"):
             unavailable.add(line.rsplit(None, 1)[0].strip())
             continue
@@ -37,6 +42,43 @@ def test_throughput_benchmark_dry_run_measures_every_row_and_names_the_cpu():
         assert rows["pytorch"][1] == "1.00x" and not unavailable
     else:
         assert unavailable == {"pytorch"}
+
+
+def test_lenet5_train_step_is_plain_keras_op_for_op_and_the_census_sees_a_padding_op(
+        monkeypatch):
+    """dlkit's lenet5_modern + Adam against the same network from Keras's layers + Keras's
+    Adam, as TensorFlow graphs: forward and backward the same ops on the same shapes; the
+    update one elementwise multiply more per variable (dlkit's Adam scales sqrt(v) by
+    1/sqrt(1 - beta_2^t), the textbook v-hat, where Keras folds it into the step). Forcing
+    the explicit padding through keras.ops.pad (instead of one ``same`` convolution) must
+    show up as a difference, or the census could not fail."""
+    import collections
+
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("a TensorFlow graph census")
+    from benchmarks.throughput import _data, _plain_keras_lenet, graph_census
+    from dlkit import layers, models, optimizers
+
+    x, y = _data(128)
+    plain_pass, plain_update = graph_census(_plain_keras_lenet(),
+                                            keras.optimizers.Adam(epsilon=1e-8), x, y)
+    model = models.get("lenet5_modern", (28, 28, 1), 10)
+    dlkit_pass, dlkit_update = graph_census(model, optimizers.get("adam"), x, y)
+    assert dlkit_pass == plain_pass
+    assert sum(dlkit_pass.values()) == 67
+    assert {kind for kind, _ in dlkit_pass} >= {"Conv2D", "Conv2DBackpropFilter", "MaxPool",
+                                                "MaxPoolGrad", "MatMul", "ReluGrad"}
+    assert dlkit_update - plain_update == collections.Counter(
+        ("Mul", tuple(v.shape)) for v in model.trainable_variables)
+    assert not plain_update - dlkit_update
+
+    monkeypatch.setattr(layers.Conv2D, "_explicit_is_same", lambda self: False)
+    padded_pass, _ = graph_census(models.get("lenet5_modern", (28, 28, 1), 10),
+                                  optimizers.get("adam"), x, y)
+    assert padded_pass - plain_pass == collections.Counter(  # the pad, and C1 on 32x32
+        [("Pad", (128, 32, 32, 1)), ("Conv2DBackpropInput", (128, 32, 32, 1))])
 
 
 @pytest.mark.slow
