@@ -21,7 +21,7 @@ and optimizer update exactly as ``fit`` computes them):
   own ``train_step`` instead (traced per run).
 
 What stays per run, as in a separate run: the initial weights (each loop's model was built
-from its own seed), the data split and the batch order (``EpochLoop.batches``: the seed and
+from its own seed), the data split and the batch order (``EpochLoop._order``: the seed and
 the epoch), the optimizer state and learning rate, dropout's random state, every file
 (``history.csv``, ``steps.csv``, checkpoints, ``state.json``, the caller's callbacks: the
 same callback objects a separate run uses) and the outcome. Nothing is shared between the

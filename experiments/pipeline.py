@@ -134,6 +134,7 @@ def check(cfg: dict) -> None:
                            "TensorFlow: Keras turns XLA off while TensorFlow's deterministic "
                            "kernels are on (backend=jax compiles with XLA and stays "
                            "deterministic on a CPU)")
+    steps_per_execution(trainer, cfg.get("backend", "tensorflow"))
     try:
         devices.check(trainer)
     except ValueError as err:
@@ -239,6 +240,33 @@ def loss_pairing(loss_cfg: dict, task: str) -> tuple[str, str]:
     return loss_cfg["output_activation"], loss_cfg["labels"]
 
 
+# ``trainer.steps_per_execution=auto``: training steps per call into the compiled program
+# when no per-step loss is logged (measured in ``benchmarks.run_breakdown``)
+AUTO_STEPS_PER_EXECUTION = 32
+
+
+def steps_per_execution(trainer: dict, backend: str) -> int:
+    """Keras's ``steps_per_execution`` for the run: ``auto`` is
+    ``AUTO_STEPS_PER_EXECUTION``, or 1 with ``trainer.log_steps`` (``steps.csv`` needs
+    Keras to report after every step) or under PyTorch (whose Keras trainer runs one step
+    per call); a positive int is taken as it is."""
+    value = trainer.get("steps_per_execution", "auto")
+    log_steps = trainer.get("log_steps", False) is True
+    if value == "auto":
+        return 1 if log_steps or backend == "torch" else AUTO_STEPS_PER_EXECUTION
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise RunSpecError(f"trainer.steps_per_execution={value!r} is not accepted: use auto "
+                           "or a positive int")
+    if log_steps and value > 1:
+        raise RunSpecError(f"trainer.steps_per_execution={value} with trainer.log_steps=true "
+                           "is not accepted: steps.csv needs every step's loss; use auto or 1")
+    if backend == "torch" and value > 1:
+        raise RunSpecError(f"trainer.steps_per_execution={value} with backend=torch is not "
+                           "accepted: Keras's PyTorch trainer runs one step per call; use "
+                           "auto or 1")
+    return value
+
+
 def batch_size(trainer: dict, n_train: int) -> int:
     value = trainer["batch_size"]
     return n_train if value == "full" else int(value)
@@ -276,6 +304,8 @@ def model_from_config(cfg: dict, input_shape, outputs: int, output_activation: s
 
 def build(cfg: dict, dataset):
     """Model compiled with the configured loss, optimizer and schedule."""
+    import keras
+
     from dlkit import losses, optimizers, schedules
 
     loss_cfg, opt_cfg = cfg["loss"], cfg["optimizer"]
@@ -291,7 +321,9 @@ def build(cfg: dict, dataset):
     loss = losses.get(loss_cfg["name"], **arguments("loss", loss_cfg))
     model.compile(optimizer=optimizer, loss=loss,
                   metrics=_metrics(dataset.task, labels),
-                  jit_compile=cfg["trainer"].get("jit_compile", "auto"))
+                  jit_compile=cfg["trainer"].get("jit_compile", "auto"),
+                  steps_per_execution=steps_per_execution(cfg["trainer"],
+                                                            keras.backend.backend()))
     return model
 
 

@@ -76,11 +76,12 @@ def precheck(argv) -> str | None:
     return None
 
 
-# Keys that say where or how a run is shown, not what it computes or records. (Turning on
-# ``trainer.diagnostics`` defines a run: a run made without diagnostics cannot stand in for
-# one that needs them.)
+# Keys that say where or how a run is shown or executed, not what it computes or records
+# (``trainer.steps_per_execution`` groups steps into calls and gives the same numbers; the
+# tests hold it to that). Turning on ``trainer.diagnostics`` defines a run: a run made
+# without diagnostics cannot stand in for one that needs them.
 DISPLAY_KEYS = (("results_dir",), ("name",), ("trainer", "resume"), ("trainer", "verbose"),
-                ("hydra",))
+                ("trainer", "steps_per_execution"), ("hydra",))
 
 
 def defining(cfg: dict) -> dict:

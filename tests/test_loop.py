@@ -18,14 +18,15 @@ def _data():
     return x, y, x[:32], y[:32]
 
 
-def _model(dropout=0.5, seed=3):
+def _model(dropout=0.5, seed=3, steps_per_execution=1):
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((6,))
     h = keras.layers.Dense(16, activation="relu")(inputs)
     h = keras.layers.Dropout(dropout)(h)
     model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(h))
     model.compile(optimizer=keras.optimizers.Adam(1e-2),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  steps_per_execution=steps_per_execution)
     return model
 
 
@@ -67,6 +68,67 @@ def test_dropout_masks_really_differ_between_epochs_without_the_state(tmp_path):
     a = read_history(tmp_path / "whole" / "history.csv")[2]
     b = read_history(tmp_path / "cut" / "history.csv")[2]
     assert a["loss"] != b["loss"]
+
+
+def _without_times(rows):
+    return [{k: v for k, v in r.items() if k != "epoch_time_s"} for r in rows]
+
+
+def test_steps_per_execution_changes_no_number_and_resume_still_equals(tmp_path):
+    """6 batches an epoch in executions of 4 (the last execution of each epoch is 2 steps),
+    dropout on: every row and every weight equal to one step per execution, and a run
+    resumed after epoch 2 equal to both."""
+    one = _loop(tmp_path / "one", 4)
+    one.run()
+    grouped = EpochLoop(_model(steps_per_execution=4), _data(), 4, 16, seed=5,
+                        run_dir=tmp_path / "four")
+    grouped.run()
+    a = read_history(tmp_path / "one" / "history.csv")
+    assert _without_times(read_history(tmp_path / "four" / "history.csv")) == _without_times(a)
+    for va, vb in zip(one.model.get_weights(), grouped.model.get_weights()):
+        np.testing.assert_array_equal(va, vb)
+    EpochLoop(_model(steps_per_execution=4), _data(), 2, 16, seed=5,
+              run_dir=tmp_path / "cut").run()
+    keras.utils.set_random_seed(999)
+    resumed = EpochLoop(_model(steps_per_execution=4), _data(), 4, 16, seed=5,
+                        run_dir=tmp_path / "cut")
+    assert resumed.resume()
+    resumed.run()
+    assert _without_times(read_history(tmp_path / "cut" / "history.csv")) == _without_times(a)
+
+
+def test_steps_per_execution_over_one_stream_of_batches_would_differ(tmp_path):
+    """The check above can fail: fed as one generator over all epochs with
+    ``steps_per_epoch`` (the loop's input before ``EpochBatches``), executions of 4 over 6
+    batches an epoch take 8 batches an epoch, 2 of them the next epoch's, so each epoch's
+    numbers move (and the last epoch runs out of batches)."""
+    x, y, _, _ = _data()
+
+    def stream(model):
+        def batches():
+            for epoch in range(3):
+                order = np.random.default_rng([5, epoch]).permutation(len(x))
+                for i in range(0, len(x), 16):
+                    yield x[order][i:i + 16], y[order][i:i + 16]
+        return model.fit(batches(), steps_per_epoch=6, epochs=3, verbose=0).history["loss"]
+
+    with pytest.warns(UserWarning, match="ran out of data"):
+        four = stream(_model(steps_per_execution=4))
+    one = stream(_model())
+    assert four[0] != one[0]
+    loop = _loop(tmp_path / "r", 3)
+    loop.run()  # the loop is the one-step stream
+    assert [r["loss"] for r in read_history(tmp_path / "r" / "history.csv")] == \
+        pytest.approx(one, rel=1e-6)
+
+
+def test_step_losses_need_one_step_per_execution(tmp_path):
+    from dlkit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="log_steps needs a model compiled with "
+                                          "steps_per_execution=1 \\(got 4\\)"):
+        EpochLoop(_model(steps_per_execution=4), _data(), 2, 16, seed=5,
+                  run_dir=tmp_path / "r", log_steps=True)
 
 
 def test_step_losses_are_the_batch_losses(tmp_path):
@@ -154,3 +216,25 @@ def test_plateau_lowers_the_rate_the_next_epoch_uses(tmp_path):
     loop.run()
     rates = [r["learning_rate"] for r in read_history(tmp_path / "r" / "history.csv")]
     assert rates == pytest.approx([1e-2, 1e-2, 5e-3, 2.5e-3])
+
+
+def test_a_run_gives_the_same_files_at_auto_and_at_one_step_per_execution(tmp_path):
+    """Through the pipeline on digits (40 batches an epoch: executions of 32 and 8), batch
+    normalization and dropout on: the same run folder, history and final metrics."""
+    import json
+
+    from experiments.pipeline import execute
+    from tests.test_spec import config
+
+    made = {}
+    for value in ("auto", "1"):
+        out = tmp_path / value
+        execute(config(out, "trainer.epochs=2", "model.batchnorm=true", "+model.dropout=0.2",
+                       f"trainer.steps_per_execution={value}", "trainer.verbose=false"),
+                verbose=False)
+        (result,) = out.rglob("result.json")
+        made[value] = (result.parent.relative_to(out), json.loads(result.read_text()),
+                       _without_times(read_history(result.parent / "history.csv")))
+    assert made["auto"][0] == made["1"][0]
+    assert made["auto"][1]["metrics"] == made["1"][1]["metrics"]
+    assert made["auto"][2] == made["1"][2]

@@ -39,6 +39,15 @@ def config(tmp_path, *overrides):
     (["trainer.jit_compile=maybe"], "use auto, true or false"),
     (["trainer.jit_compile=true"], "needs trainer.deterministic=false under TensorFlow"),
     (["trainer.device=tpu"], "trainer.device='tpu' is not accepted"),
+    (["trainer.steps_per_execution=0"], "trainer.steps_per_execution=0 is not accepted: use "
+                                        "auto or a positive int"),
+    (["trainer.steps_per_execution=many"], "trainer.steps_per_execution='many' is not "
+                                           "accepted"),
+    (["trainer.steps_per_execution=true"], "trainer.steps_per_execution=True is not accepted"),
+    (["trainer.steps_per_execution=8", "trainer.log_steps=true"],
+     "trainer.steps_per_execution=8 with trainer.log_steps=true is not accepted"),
+    (["trainer.steps_per_execution=8", "backend=torch"],
+     "trainer.steps_per_execution=8 with backend=torch is not accepted"),
     (["name=../../etc"], "plain folder name inside results_dir"),
     (["name="], "plain folder name"),
     (["seed=-1"], "seed=-1 is not accepted"),
@@ -63,6 +72,8 @@ def test_preset_only_keys_do_not_define_a_run(tmp_path):
     edited = resolve(config(tmp_path, "experiment=gd_regimes", "sizes.full.epochs=999"))
     assert run_id(base) == run_id(edited)
     assert "claims" not in base and "sizes" not in base
+    grouped = resolve(config(tmp_path, "experiment=gd_regimes", "trainer.steps_per_execution=1"))
+    assert run_id(grouped) == run_id(base)  # the same numbers, the same run
     changed = resolve(config(tmp_path, "experiment=gd_regimes", "trainer.epochs=3"))
     assert run_id(changed) != run_id(base)
 

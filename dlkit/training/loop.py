@@ -10,7 +10,8 @@ schedule, ``history.csv``, ``steps.csv``, the checkpoint ``checkpoints/epoch_NNN
 (every model and optimizer variable) and ``state.json`` (which checkpoint is current), then
 the caller's callbacks (TensorBoard, console progress, a test's fault). A run killed at any
 moment therefore leaves a ``state.json`` naming a complete checkpoint and a history that
-holds its epochs. Keras's ``TerminateOnNaN`` stops at the first non-finite batch loss; that
+holds its epochs. Keras's ``TerminateOnNaN`` stops at the first non-finite loss Keras
+reports (after every step, or after every execution of ``steps_per_execution`` steps); that
 epoch's row is recorded and the run is ``diverged``.
 """
 
@@ -23,6 +24,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from dlkit.errors import ConfigError
 from dlkit.training import checkpoint
 from dlkit.training.callbacks import (
     EpochSummary,
@@ -61,8 +63,12 @@ class EpochLoop:
 
     ``plateau`` (a ``dlkit.schedules.Plateau``) adjusts the learning rate from ``val_loss``;
     ``diagnostics`` adds ``optimizer.diagnostics`` to each epoch's row; ``log_steps`` writes
-    ``steps.csv``; ``callbacks`` (Keras callbacks: TensorBoard, console progress, a test's
-    fault) run after the loop's own at each epoch's end and see the epoch's row as ``logs``.
+    ``steps.csv`` (a model compiled with ``steps_per_execution=1``); ``callbacks`` (Keras
+    callbacks: TensorBoard, console progress, a test's fault) run after the loop's own at
+    each epoch's end and see the epoch's row as ``logs``. A model compiled with
+    ``steps_per_execution`` > 1 trains to the same numbers with fewer calls per epoch
+    (``EpochBatches``); a non-finite loss then stops the run at the end of the execution
+    that met it, in the same epoch.
     """
 
     def __init__(self, model, data, epochs, batch_size, seed, run_dir, plateau=None,
@@ -77,6 +83,10 @@ class EpochLoop:
         self.state_path = self.run_dir / "state.json"
         self.history_path = self.run_dir / "history.csv"
         self.steps_path = self.run_dir / "steps.csv"
+        if log_steps and getattr(model, "steps_per_execution", 1) > 1:
+            raise ConfigError(f"log_steps needs a model compiled with steps_per_execution=1 "
+                              f"(got {model.steps_per_execution}): steps.csv records every "
+                              "step's loss, which Keras reports once per execution")
         self.step_losses = StepLosses(self.steps_path) if log_steps else None
         self.callbacks = list(callbacks)
         self.start_epoch, self.rows = 0, []
@@ -136,19 +146,6 @@ class EpochLoop:
     def _order(self, epoch: int) -> np.ndarray:
         return np.random.default_rng([self.seed, epoch]).permutation(len(self.x))
 
-    def batches(self, start: int, batch_size: int):
-        """Yield the batches of epochs ``start`` .. ``epochs - 1`` in order.
-
-        A pure function of the seed and the epoch, so however far ahead the input pipeline
-        prefetches, the k-th batch trained on is the same in a resumed run as in an
-        uninterrupted one.
-        """
-        for epoch in range(start, self.epochs):
-            order = self._order(epoch)
-            x, y = self.x[order], self.y[order]
-            for i in range(0, len(order), batch_size):
-                yield x[i:i + batch_size], y[i:i + batch_size]
-
     def own_callbacks(self, stop_on_nan: bool = True) -> list:
         """The loop's own callbacks in order (the epoch's row, the plateau schedule,
         ``history.csv``, ``steps.csv``, the checkpoint), then the caller's."""
@@ -167,13 +164,12 @@ class EpochLoop:
         """
         start = self.start_epoch
         if start < self.epochs:
-            batch_size = min(self.batch_size, len(self.x))
-            self.model.fit(self.batches(start, batch_size),
-                           steps_per_epoch=math.ceil(len(self.x) / batch_size),
-                           epochs=self.epochs, initial_epoch=start, verbose=0, shuffle=False,
+            batches = EpochBatches(self, start, min(self.batch_size, len(self.x)))
+            self.model.fit(batches, epochs=self.epochs, initial_epoch=start, verbose=0,
+                           shuffle=False,
                            validation_data=(self.x_val, self.y_val),
                            validation_batch_size=min(EVAL_BATCH, len(self.x_val)),
-                           callbacks=self.own_callbacks())
+                           callbacks=[batches.follow(), *self.own_callbacks()])
         return self.outcome()
 
     def outcome(self) -> Outcome:
@@ -198,6 +194,45 @@ class EpochLoop:
         atomic_write_json(self.state_path, state)
         for old in sorted(self.checkpoint_dir.glob("epoch_*.npz"))[:-self.keep]:
             old.unlink()
+
+
+class EpochBatches(keras.utils.PyDataset):
+    """The loop's training batches, one epoch per pass, in the seeded order of that epoch.
+
+    A pure function of the seed and the epoch, so however far ahead the input pipeline
+    prefetches, the k-th batch trained on is the same in a resumed run as in an
+    uninterrupted one. ``fit`` sees each epoch as a pass of known length, so a model compiled
+    with ``steps_per_execution`` > 1 runs the epoch's last few batches as a shorter
+    execution and never takes a batch of the next epoch into this one: the updates, and the
+    numbers, are those of ``steps_per_execution=1``.
+
+    ``follow()`` is the callback that moves it to each epoch as ``fit`` begins it (before
+    ``fit`` opens the epoch's pass); until then it serves epoch ``start``, which is also
+    what a backend's look at the first batch, to build the model, sees.
+    """
+
+    def __init__(self, loop: EpochLoop, start: int, batch_size: int):
+        super().__init__()  # one worker, in this process: the order is the loop's
+        self.loop, self.batch_size = loop, batch_size
+        self.load(start)
+
+    def load(self, epoch: int) -> None:
+        order = self.loop._order(epoch)
+        self.epoch, self._x, self._y = epoch, self.loop.x[order], self.loop.y[order]
+
+    def follow(self) -> keras.callbacks.Callback:
+        def begin(epoch, logs=None):
+            if epoch != self.epoch:
+                self.load(epoch)
+
+        return keras.callbacks.LambdaCallback(on_epoch_begin=begin)
+
+    def __len__(self):
+        return math.ceil(len(self.loop.x) / self.batch_size)
+
+    def __getitem__(self, index):
+        rows = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        return self._x[rows], self._y[rows]
 
 
 class _Checkpoint(keras.callbacks.Callback):
