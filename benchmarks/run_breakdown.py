@@ -1,13 +1,15 @@
 """Where a small run's time goes: start-up, data, model build, fit (first and later epochs,
 per step), the per-epoch work (history, checkpoint, TensorBoard), evaluation and saving.
 
-    python -m benchmarks.run_breakdown [--repeats 3]
+    python -m benchmarks.run_breakdown [--repeats 3] [--epochs N]
 
 Runs ``experiments.pipeline.execute`` in-process (as a sweep does) with timers wrapped around
 its phases, for the default MLP on digits (30 epochs) and for LeNet-5 (modern) on the
 5,000 real MNIST digits at 28x28 (5 epochs); prints the median of ``--repeats`` runs per phase
 and the start-up cost of a fresh process (Python + TensorFlow + Keras import) measured in
-subprocesses.
+subprocesses. Each case also runs with ``trainer.steps_per_execution=1`` (one training step
+per call into the compiled program), alternating with the default, and prints its ``fit``
+and whole-run times beside the default's.
 """
 
 from __future__ import annotations
@@ -89,6 +91,8 @@ def startup_seconds(repeats: int) -> float:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run_breakdown")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="every case's epochs (a dry run); default: each case's own")
     args = parser.parse_args(argv)
     from experiments.tf_startup import start_tensorflow
 
@@ -100,28 +104,43 @@ def main(argv=None) -> int:
           f" {machine()}")
     print(f"{'fresh process: python + tensorflow + keras + dlkit import':<58}"
           f"{startup_seconds(args.repeats):>8.2f} s")
+    fit = "fit (all epochs, incl. per-epoch work)"
     for case, overrides in CASES.items():
         per_phase = defaultdict(list)
-        totals, epoch_steps = [], None
+        totals, one_step, epoch_steps = [], defaultdict(list), None
         for repeat in range(args.repeats + 1):  # the first run warms caches, not counted
-            with tempfile.TemporaryDirectory() as tmp:
-                cfg = _compose(tmp, overrides)
-                timers = Timers()
-                t0 = time.perf_counter()
-                with instrumented(timers):
-                    result = execute(cfg, verbose=False)
-                total = time.perf_counter() - t0
-                if repeat:
+            # the default (steps_per_execution=auto) and one step per call, alternating
+            for grouped in (True, False):
+                extra = [] if grouped else ["trainer.steps_per_execution=1"]
+                with tempfile.TemporaryDirectory() as tmp:
+                    epochs = [f"trainer.epochs={args.epochs}"] if args.epochs else []
+                    cfg = _compose(tmp, [*overrides, *extra, *epochs])
+                    timers = Timers()
+                    t0 = time.perf_counter()
+                    with instrumented(timers):
+                        result = execute(cfg, verbose=False)
+                    total = time.perf_counter() - t0
+                if not repeat:
+                    continue
+                if grouped:
                     totals.append(total)
                     for label, seconds in timers.seconds.items():
                         per_phase[label].append(seconds)
+                else:
+                    one_step[fit].append(timers.seconds[fit])
+                    one_step["whole execute()"].append(total)
                 epoch_steps = result.get("data", {}).get("train")
-        print(f"\n## {case} (train examples {epoch_steps})")
+        print(f"\n## {case} (train examples {epoch_steps}; trainer.steps_per_execution=auto)")
         total = statistics.median(totals)
         for label, values in per_phase.items():
             value = statistics.median(values)
             print(f"{label:<58}{value:>8.3f} s {100 * value / total:>5.1f}%")
         print(f"{'whole execute()':<58}{total:>8.3f} s")
+        for label, values in one_step.items():
+            value = statistics.median(values)
+            auto = statistics.median(per_phase[fit]) if label == fit else total
+            print(f"{label + ', steps_per_execution=1':<58}{value:>8.3f} s  "
+                  f"(auto {value / auto:.2f}x as fast)")
     return 0
 
 

@@ -3,7 +3,8 @@ run every way side by side in one invocation, in runs per minute (each way a fre
 ``python -m experiments.run -m`` process, start-up included, as a user runs it).
 
     python -m benchmarks.sweeps [--sweep rates|activations] [--epochs N] [--rounds R]
-                                [--ways basic,joblib,basic-jax,packed,packed-jax] [--override K=V]
+                                [--ways basic-1step,basic,joblib,basic-jax,packed,packed-jax]
+                                [--override K=V]
 
 Sweeps:
 
@@ -12,7 +13,10 @@ Sweeps:
 - ``activations``: 4 seeds x 4 hidden activations (the sweep the earlier figure of
   11.2 runs/min was measured on): four packs of 4, one per activation.
 
-Ways: ``basic`` (Hydra's basic launcher, TensorFlow: the baseline), ``joblib`` (two
+Ways: ``basic-1step`` (Hydra's basic launcher, TensorFlow, one training step per call into
+the compiled program: ``trainer.steps_per_execution=1``, the suite before
+``steps_per_execution=auto``, the baseline), ``basic`` (the same with the default
+``trainer.steps_per_execution=auto``), ``joblib`` (two
 worker processes, TensorFlow), ``basic-jax`` (basic launcher under JAX), ``packed``
 (``hydra/sweeper=packed``, TensorFlow) and ``packed-jax`` (the packed sweeper under JAX).
 Rounds alternate the ways (A, B, C, D, A, …) and report medians, so load on a shared
@@ -22,6 +26,7 @@ machine hits every way alike.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import subprocess
@@ -34,6 +39,7 @@ SWEEPS = {
     "activations": ["seed=0,1,2,3", "activation=relu,tanh,sigmoid,leaky_relu"],
 }
 WAYS = {
+    "basic-1step": ["trainer.steps_per_execution=1"],
     "basic": [],
     "joblib": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
     "basic-jax": ["backend=jax"],
@@ -75,14 +81,15 @@ def main(argv=None) -> int:
         for way in ways:
             times[way].append(sweep(WAYS[way], SWEEPS[args.sweep], args.epochs,
                                     args.override))
-    print(f"# 16-run sweep '{args.sweep}' ({' '.join(SWEEPS[args.sweep])}), default MLP on "
+    runs = math.prod(len(a.split("=", 1)[1].split(",")) for a in SWEEPS[args.sweep])
+    print(f"# {runs}-run sweep '{args.sweep}' ({' '.join(SWEEPS[args.sweep])}), default MLP on "
           f"digits, {args.epochs} epochs each, median of {args.rounds} alternating rounds; "
           f"{machine().rsplit(', Keras', 1)[0]}")
     print(f"{'way':<12}{'wall (s)':>10}{'runs/min':>10}{'vs ' + ways[0]:>12}")
     base = statistics.median(times[ways[0]])
     for way in ways:
         wall = statistics.median(times[way])
-        print(f"{way:<12}{wall:>10.1f}{16 * 60 / wall:>10.1f}{base / wall:>11.2f}x")
+        print(f"{way:<12}{wall:>10.1f}{runs * 60 / wall:>10.1f}{base / wall:>11.2f}x")
     return 0
 
 

@@ -82,6 +82,23 @@ def test_lenet5_train_step_is_plain_keras_op_for_op_and_the_census_sees_a_paddin
 
 
 @pytest.mark.slow
+def test_run_breakdown_dry_run_times_every_phase_and_one_step_per_call():
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.run_breakdown", "--repeats", "1",
+                           "--epochs", "2"], cwd=root, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout
+    assert out.count("## ") == 2 and out.count("steps_per_execution=auto") == 2
+    for label in ("data load + split", "per-epoch checkpoint + state.json",
+                  "fit (all epochs, incl. per-epoch work)", "evaluate train/val/test"):
+        assert out.count(label) >= 2, out
+    ratios = [float(line.split("(auto ")[1].split("x")[0]) for line in out.splitlines()
+              if "steps_per_execution=1" in line]
+    assert len(ratios) == 4 and all(r > 0 for r in ratios)
+
+
+@pytest.mark.slow
 def test_pack_engines_benchmark_dry_run_times_both_engines():
     root = Path(__file__).resolve().parents[1]
     proc = subprocess.run([sys.executable, "-m", "benchmarks.pack_engines", "--packs", "2",
