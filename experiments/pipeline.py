@@ -241,7 +241,9 @@ def loss_pairing(loss_cfg: dict, task: str) -> tuple[str, str]:
 
 
 # ``trainer.steps_per_execution=auto``: training steps per call into the compiled program
-# when no per-step loss is logged (measured in ``benchmarks.run_breakdown``)
+# when no per-step loss is logged. The numbers are the same at any value; the speed at 32 is
+# what ``benchmarks.sweeps`` (way ``basic`` against ``basic-1step``) and
+# ``benchmarks.run_breakdown`` measure
 AUTO_STEPS_PER_EXECUTION = 32
 
 
