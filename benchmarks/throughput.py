@@ -23,6 +23,11 @@ multiply-accumulates that ``dlkit.complexity`` counts (forward 2, backward 4). P
 comes with the ``bench`` extra.
 Target: TensorFlow and JAX at least 1.0x PyTorch.
 
+Every Keras row comes twice: as compiled with Keras's default of one step per call (what
+``model.compile`` gives a user who does not ask) and with the suite's default of 32 steps
+per call (``trainer.steps_per_execution=auto``, what ``experiments.run`` compiles), dlkit
+and the plain-Keras twin alike, so each pair compares the two at equal settings.
+
 Under the table, two lines compare the TensorFlow training-step graphs of dlkit and the
 plain-Keras twin op for op (``graph_census``): equal forward and backward passes mean the
 same kernels on the same shapes on any CPU, so a gap between the two rows can only come
@@ -125,31 +130,47 @@ def census_lines(samples: int = 128) -> list[str]:
             f"{differences(plain_update, dlkit_update)})"]
 
 
+# the row suffixes a keras worker fills, in the table's order: dlkit and the plain-Keras twin,
+# each compiled with Keras's default of one step per call and with the suite's default
+KERAS_ROWS = ("", ", plain keras", ", 32 steps per call", ", 32 steps per call, plain keras")
+
+
 def keras_worker(samples: int, epochs: int) -> dict:
     """dlkit's ``lenet5_modern`` with dlkit's Adam and the plain-Keras twin with Keras's Adam
-    in one process, ABBA: each trains ``epochs`` epochs twice, and its rate is over both."""
+    in one process, each compiled twice: with ``steps_per_execution=1`` (Keras's default,
+    what a user's own ``compile`` gets) and with the suite's ``auto``
+    (``AUTO_STEPS_PER_EXECUTION`` steps per call, what ``experiments.run`` compiles). The
+    four train in the order ABCDDCBA, ``epochs`` epochs each time; each rate is over both."""
     from experiments.tf_startup import start_tensorflow
 
     start_tensorflow()  # as `python -m experiments.run` starts TensorFlow
     import keras
 
     from dlkit import complexity, models, optimizers
+    from experiments.pipeline import AUTO_STEPS_PER_EXECUTION
 
     x, y = _data(samples)
-    dlkit_model = models.get("lenet5_modern", (28, 28, 1), 10)
-    dlkit_model.compile(optimizers.get("adam"), "sparse_categorical_crossentropy")
-    plain_model = _plain_keras_lenet()
-    plain_model.compile(keras.optimizers.Adam(epsilon=1e-8), "sparse_categorical_crossentropy")
-    trained = {"dlkit": dlkit_model, "plain keras": plain_model}
+    trained = {}
+    for steps, suffix in ((1, ""), (AUTO_STEPS_PER_EXECUTION,
+                                    f", {AUTO_STEPS_PER_EXECUTION} steps per call")):
+        dlkit_model = models.get("lenet5_modern", (28, 28, 1), 10)
+        dlkit_model.compile(optimizers.get("adam"), "sparse_categorical_crossentropy",
+                            steps_per_execution=steps)
+        plain_model = _plain_keras_lenet()
+        plain_model.compile(keras.optimizers.Adam(epsilon=1e-8),
+                            "sparse_categorical_crossentropy", steps_per_execution=steps)
+        trained[suffix] = dlkit_model
+        trained[f"{suffix}, plain keras"] = plain_model
+    assert tuple(trained) == KERAS_ROWS, "KERAS_ROWS names the steps per call: update it"
     seconds = dict.fromkeys(trained, 0.0)
     for model in trained.values():
         model.fit(x[:1024], y[:1024], batch_size=128, epochs=1, verbose=0)  # compile, warm up
-    for name in ["dlkit", "plain keras", "plain keras", "dlkit"]:
+    for name in [*trained, *reversed(trained)]:
         t0 = time.perf_counter()
         trained[name].fit(x, y, batch_size=128, epochs=epochs, verbose=0)
         seconds[name] += time.perf_counter() - t0
     return {"samples_per_s": {name: 2 * samples * epochs / t for name, t in seconds.items()},
-            "macs": int(complexity.summary(dlkit_model).iloc[-1]["macs"]),
+            "macs": int(complexity.summary(trained[""]).iloc[-1]["macs"]),
             "backend": keras.backend.backend()}
 
 
@@ -317,16 +338,14 @@ def main(argv=None):
     from benchmarks._timing import machine
 
     onednn_off = {"TF_ENABLE_ONEDNN_OPTS": "0"}
-    # (row label, worker, backend, extra environment); a keras worker fills two rows
+    # (row label, worker, backend, extra environment); a keras worker fills KERAS_ROWS
     processes = [("tensorflow", "keras", "tensorflow", None),
                  ("tensorflow, CLI (experiments.run)", "cli", None, None),
                  ("tensorflow, oneDNN off", "keras", "tensorflow", onednn_off),
                  ("jax", "keras", "jax", None), ("raw jax", "raw_jax", None, None),
                  ("pytorch", "torch", None, None)]
-    rows = ["tensorflow", "tensorflow, plain keras", "tensorflow, CLI (experiments.run)",
-            "tensorflow, oneDNN off",
-            "tensorflow, oneDNN off, plain keras",
-            "jax", "jax, plain keras", "raw jax", "pytorch"]
+    rows = [name + suffix for name, kind, _, _ in processes
+            for suffix in (KERAS_ROWS if kind == "keras" else ("",))]
     samples = {name: [] for name in rows}
     macs = None
     for round_index in range(args.rounds):
@@ -337,8 +356,8 @@ def main(argv=None):
                 continue
             rates = out["samples_per_s"]
             if isinstance(rates, dict):
-                samples[name].append(rates["dlkit"])
-                samples[f"{name}, plain keras"].append(rates["plain keras"])
+                for suffix, rate in rates.items():
+                    samples[name + suffix].append(rate)
             else:
                 samples[name].append(rates)
             macs = out.get("macs", macs)
@@ -348,16 +367,16 @@ def main(argv=None):
           f"{machine().rsplit(',', 1)[0]}")
     print(f"# matmul peak (numpy float32 2048^2): {peak:.1f} GFLOP/s; forward MACs per "
           f"sample: {macs}")
-    print(f"{'framework':<36}{'samples/s':>10}{'vs pytorch':>12}{'% of peak':>11}")
+    print(f"{'framework':<56}{'samples/s':>10}{'vs pytorch':>12}{'% of peak':>11}")
     base = statistics.median(samples["pytorch"]) if samples["pytorch"] else None
     for name in rows:
         if not samples[name]:
-            print(f"{name:<36}{'unavailable':>10}")
+            print(f"{name:<56}{'unavailable':>10}")
             continue
         rate = statistics.median(samples[name])
         ratio = f"{rate / base:.2f}x" if base else "-"
         fraction = 100 * rate * 6 * macs / 1e9 / peak if macs else float("nan")
-        print(f"{name:<36}{rate:>10.0f}{ratio:>12}{fraction:>10.1f}%")
+        print(f"{name:<56}{rate:>10.0f}{ratio:>12}{fraction:>10.1f}%")
     print("\n".join(census))
 
 

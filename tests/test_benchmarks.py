@@ -36,7 +36,9 @@ def test_throughput_benchmark_dry_run_measures_every_row_and_names_the_cpu():
         name, rate, ratio, _ = line.rsplit(None, 3)
         rows[name.strip()] = (float(rate), ratio)
     assert {"tensorflow", "tensorflow, plain keras", "tensorflow, CLI (experiments.run)",
-            "jax", "jax, plain keras", "raw jax"} <= set(rows)
+            "tensorflow, 32 steps per call", "tensorflow, 32 steps per call, plain keras",
+            "jax", "jax, plain keras", "jax, 32 steps per call",
+            "jax, 32 steps per call, plain keras", "raw jax"} <= set(rows)
     assert all(rate > 0 for rate, _ in rows.values())
     if has_torch:
         assert rows["pytorch"][1] == "1.00x" and not unavailable
