@@ -77,19 +77,19 @@ def main(argv=None) -> int:
     from benchmarks._timing import machine
 
     times = {way: [] for way in ways}
-    for _ in range(args.rounds):
-        for way in ways:
+    for round_index in range(args.rounds):
+        for way in ways if round_index % 2 == 0 else ways[::-1]:
             times[way].append(sweep(WAYS[way], SWEEPS[args.sweep], args.epochs,
                                     args.override))
     runs = math.prod(len(a.split("=", 1)[1].split(",")) for a in SWEEPS[args.sweep])
     print(f"# {runs}-run sweep '{args.sweep}' ({' '.join(SWEEPS[args.sweep])}), default MLP on "
           f"digits, {args.epochs} epochs each, median of {args.rounds} alternating rounds; "
           f"{machine().rsplit(', Keras', 1)[0]}")
-    print(f"{'way':<12}{'wall (s)':>10}{'runs/min':>10}{'vs ' + ways[0]:>12}")
+    print(f"{'way':<12}{'wall (s)':>10}{'runs/min':>10}  {'vs ' + ways[0]:>12}")
     base = statistics.median(times[ways[0]])
     for way in ways:
         wall = statistics.median(times[way])
-        print(f"{way:<12}{wall:>10.1f}{runs * 60 / wall:>10.1f}{base / wall:>11.2f}x")
+        print(f"{way:<12}{wall:>10.1f}{runs * 60 / wall:>10.1f}{base / wall:>13.2f}x")
     return 0
 
 
