@@ -145,3 +145,43 @@ def test_sweep_breakdown_refuses_bad_counts(capsys):
 
     assert main(["--rates", "9"]) == 2
     assert "--rates 1-6 (at least 2 runs)" in capsys.readouterr().err
+
+
+def test_keras_twin_table_medians_and_paired_ratio_from_known_rates():
+    """The arithmetic of the crossed table on rates written by hand: medians, each against
+    the twin with Keras's Adam, and the median of the per-round paired ratios (which here
+    differs from the ratio of the medians, so the two cannot be confused)."""
+    from benchmarks.keras_twin import PROGRAMS, table
+
+    rates = {PROGRAMS[0]: [100.0, 300.0, 110.0], PROGRAMS[1]: [90.0, 90.0, 90.0],
+             PROGRAMS[2]: [200.0, 200.0, 200.0], PROGRAMS[3]: [100.0, 100.0, 200.0]}
+    lines = table(rates)
+    medians = {line[:26].strip(): line[26:].split()[:2] for line in lines[1:5]}
+    assert medians[PROGRAMS[0]] == ["110", "1.100x"]
+    assert medians[PROGRAMS[2]] == ["200", "2.000x"]
+    assert medians[PROGRAMS[3]] == ["100", "1.000x"]
+    # paired ratios 1.0, 3.0, 0.55 -> median 1.0 (the ratio of medians is 1.1)
+    assert lines[-1].endswith("= 1.000x over 3 rounds")
+
+
+def test_keras_twin_dry_run_times_all_four_programs_every_round(capsys):
+    from benchmarks._timing import machine
+    from benchmarks.keras_twin import PROGRAMS, main
+
+    assert main(["--rounds", "2", "--samples", "256", "--epochs", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert machine() in lines[0] and "1 steps per call" in lines[0]
+    for name, line in zip(PROGRAMS, lines[2:6]):
+        assert line.startswith(name)
+        per_round = [float(v) for v in line[26:].split()[2:]]
+        assert len(per_round) == 2 and all(v > 0 for v in per_round)
+    assert lines[6].endswith("over 2 rounds")
+
+
+@pytest.mark.parametrize("argv", [["--rounds", "0"], ["--steps-per-execution", "-1"]])
+def test_keras_twin_refuses_bad_counts(capsys, argv):
+    from benchmarks.keras_twin import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and argv[1] in err[0] and "accepted" in err[0]
