@@ -9,6 +9,7 @@ directly in ``jax.lax`` (no Keras): the ceiling of the JAX backend on this machi
 ``TF_ENABLE_ONEDNN_OPTS=1`` (see ``experiments.tf_startup``).
 
     python -m benchmarks.throughput [--rounds 5] [--samples 8192] [--epochs 3]
+    [--processes tensorflow,cli,onednn-off,jax,raw-jax,pytorch]
 
 The "CLI" row is the other path users take: ``python -m experiments.run
 model=lenet5_modern dataset=mnist dataset.path=<npz> trainer.batch_size=128`` on a local
@@ -231,7 +232,7 @@ def torch_worker(samples: int, epochs: int) -> dict:
             loss.backward()
             optimizer.step()
 
-    epoch(1024)
+    epoch(min(1024, samples))  # compile, warm up
     t0 = time.perf_counter()
     for _ in range(epochs):
         epoch(samples)
@@ -287,7 +288,7 @@ def raw_jax_worker(samples: int, epochs: int) -> dict:
             state[:] = step(*state, x[idx], y[idx])
         jax.block_until_ready(state[0])
 
-    epoch(1024)
+    epoch(min(1024, samples))  # compile, warm up
     t0 = time.perf_counter()
     for _ in range(epochs):
         epoch(samples)
@@ -319,31 +320,46 @@ def _run(kind: str, samples: int, epochs: int, backend: str | None = None,
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def main(argv=None):
+# --processes key: (row label, worker, backend, extra environment); a keras worker fills
+# KERAS_ROWS
+PROCESSES = {
+    "tensorflow": ("tensorflow", "keras", "tensorflow", None),
+    "cli": ("tensorflow, CLI (experiments.run)", "cli", None, None),
+    "onednn-off": ("tensorflow, oneDNN off", "keras", "tensorflow",
+                   {"TF_ENABLE_ONEDNN_OPTS": "0"}),
+    "jax": ("jax", "keras", "jax", None),
+    "raw-jax": ("raw jax", "raw_jax", None, None),
+    "pytorch": ("pytorch", "torch", None, None)}
+
+
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--samples", type=int, default=8192)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--processes", default=",".join(PROCESSES),
+                        help="which processes to time (default: all)")
     parser.add_argument("--worker", choices=["keras", "cli", "torch", "raw_jax", "census"],
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker == "keras":
         print(json.dumps(keras_worker(args.samples, args.epochs)))
-        return
+        return 0
     if args.worker in ("cli", "torch", "raw_jax", "census"):
         worker = {"cli": cli_worker, "torch": torch_worker, "raw_jax": raw_jax_worker,
                   "census": census_worker}[args.worker]
         print(json.dumps(worker(args.samples, args.epochs)))
-        return
+        return 0
     from benchmarks._timing import machine
 
-    onednn_off = {"TF_ENABLE_ONEDNN_OPTS": "0"}
-    # (row label, worker, backend, extra environment); a keras worker fills KERAS_ROWS
-    processes = [("tensorflow", "keras", "tensorflow", None),
-                 ("tensorflow, CLI (experiments.run)", "cli", None, None),
-                 ("tensorflow, oneDNN off", "keras", "tensorflow", onednn_off),
-                 ("jax", "keras", "jax", None), ("raw jax", "raw_jax", None, None),
-                 ("pytorch", "torch", None, None)]
+    selected = args.processes.split(",")
+    unknown = [key for key in selected if key not in PROCESSES]
+    if unknown or args.rounds < 1 or args.samples < 1 or args.epochs < 1:
+        print(f"error: --processes takes {','.join(PROCESSES)} (got {args.processes!r}); "
+              f"--rounds, --samples, --epochs positive ints (got {args.rounds}, "
+              f"{args.samples}, {args.epochs})", file=sys.stderr)
+        return 2
+    processes = [PROCESSES[key] for key in PROCESSES if key in selected]
     rows = [name + suffix for name, kind, _, _ in processes
             for suffix in (KERAS_ROWS if kind == "keras" else ("",))]
     samples = {name: [] for name in rows}
@@ -368,17 +384,18 @@ def main(argv=None):
     print(f"# matmul peak (numpy float32 2048^2): {peak:.1f} GFLOP/s; forward MACs per "
           f"sample: {macs}")
     print(f"{'framework':<56}{'samples/s':>10}{'vs pytorch':>12}{'% of peak':>11}")
-    base = statistics.median(samples["pytorch"]) if samples["pytorch"] else None
+    base = statistics.median(samples["pytorch"]) if samples.get("pytorch") else None
     for name in rows:
         if not samples[name]:
             print(f"{name:<56}{'unavailable':>10}")
             continue
         rate = statistics.median(samples[name])
         ratio = f"{rate / base:.2f}x" if base else "-"
-        fraction = 100 * rate * 6 * macs / 1e9 / peak if macs else float("nan")
-        print(f"{name:<56}{rate:>10.0f}{ratio:>12}{fraction:>10.1f}%")
+        fraction = f"{100 * rate * 6 * macs / 1e9 / peak:.1f}%" if macs else "-"
+        print(f"{name:<56}{rate:>10.0f}{ratio:>12}{fraction:>11}")
     print("\n".join(census))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,5 +1,6 @@
 """The benchmarks' CPU dry runs. Throughput: every row measured, both paths (``fit`` on arrays
-and the CLI), the CPU named in the header; pack engines: both timed, bad counts refused."""
+and the CLI), the CPU named in the header, a chosen subset of processes; the dlkit/Keras
+crossing: its arithmetic and a dry run; pack engines: both timed, bad counts refused."""
 
 import subprocess
 import sys
@@ -156,10 +157,10 @@ def test_keras_twin_table_medians_and_paired_ratio_from_known_rates():
     rates = {PROGRAMS[0]: [100.0, 300.0, 110.0], PROGRAMS[1]: [90.0, 90.0, 90.0],
              PROGRAMS[2]: [200.0, 200.0, 200.0], PROGRAMS[3]: [100.0, 100.0, 200.0]}
     lines = table(rates)
-    medians = {line[:26].strip(): line[26:].split()[:2] for line in lines[1:5]}
-    assert medians[PROGRAMS[0]] == ["110", "1.100x"]
-    assert medians[PROGRAMS[2]] == ["200", "2.000x"]
-    assert medians[PROGRAMS[3]] == ["100", "1.000x"]
+    columns = {line[:26].strip(): line[26:].split()[:4] for line in lines[1:5]}
+    assert columns[PROGRAMS[0]] == ["110", "1.100x", "300", "1.500x"]  # best 300 : 200
+    assert columns[PROGRAMS[2]] == ["200", "2.000x", "200", "1.000x"]
+    assert columns[PROGRAMS[3]] == ["100", "1.000x", "200", "1.000x"]
     # paired ratios 1.0, 3.0, 0.55 -> median 1.0 (the ratio of medians is 1.1)
     assert lines[-1].endswith("= 1.000x over 3 rounds")
 
@@ -173,7 +174,7 @@ def test_keras_twin_dry_run_times_all_four_programs_every_round(capsys):
     assert machine() in lines[0] and "1 steps per call" in lines[0]
     for name, line in zip(PROGRAMS, lines[2:6]):
         assert line.startswith(name)
-        per_round = [float(v) for v in line[26:].split()[2:]]
+        per_round = [float(v) for v in line[26:].split()[4:]]
         assert len(per_round) == 2 and all(v > 0 for v in per_round)
     assert lines[6].endswith("over 2 rounds")
 
@@ -185,3 +186,26 @@ def test_keras_twin_refuses_bad_counts(capsys, argv):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and argv[1] in err[0] and "accepted" in err[0]
+
+
+@pytest.mark.parametrize("argv", [["--processes", "tensorflow,pytroch"], ["--rounds", "0"]])
+def test_throughput_refuses_unknown_processes_and_bad_counts(capsys, argv):
+    from benchmarks.throughput import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and argv[1] in err[0] and "tensorflow,cli,onednn-off" in err[0]
+
+
+@pytest.mark.slow
+def test_throughput_dry_run_of_two_processes_prints_only_their_rows():
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.throughput", "--rounds", "1",
+                           "--samples", "512", "--epochs", "1", "--processes", "cli,raw-jax"],
+                          cwd=root, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [line for line in proc.stdout.splitlines()[3:] if not line.startswith("# ")]
+    assert [row[:56].strip() for row in rows] == ["tensorflow, CLI (experiments.run)", "raw jax"]
+    for row in rows:  # no PyTorch and no keras worker: no ratio and no MACs, a rate each
+        rate, ratio, fraction = row[56:].split()
+        assert float(rate) > 0 and ratio == "-" and fraction == "-"
