@@ -99,7 +99,8 @@ def main(argv=None) -> int:
     from benchmarks._timing import machine
 
     rates = measure(args.steps_per_execution, args.rounds, args.samples, args.epochs)
-    print(f"# lenet5_modern, 28x28x1, batch 128, {args.steps_per_execution} steps per call, "
+    steps = args.steps_per_execution
+    print(f"# lenet5_modern, 28x28x1, batch 128, {steps} step{'s' * (steps != 1)} per call, "
           f"{args.epochs} epochs of {args.samples} a round, {args.rounds} rounds; {machine()}")
     print("\n".join(table(rates)))
     return 0

@@ -171,7 +171,7 @@ def test_keras_twin_dry_run_times_all_four_programs_every_round(capsys):
 
     assert main(["--rounds", "2", "--samples", "256", "--epochs", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert machine() in lines[0] and "1 steps per call" in lines[0]
+    assert machine() in lines[0] and "1 step per call" in lines[0]
     for name, line in zip(PROGRAMS, lines[2:6]):
         assert line.startswith(name)
         per_round = [float(v) for v in line[26:].split()[4:]]
