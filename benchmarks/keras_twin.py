@@ -27,29 +27,17 @@ import statistics
 import sys
 import time
 
-from benchmarks.throughput import _data, _plain_keras_lenet
+from benchmarks.throughput import _data, compiled_lenet
 
 PROGRAMS = ("dlkit model, dlkit adam", "dlkit model, keras adam",
             "plain model, dlkit adam", "plain model, keras adam")
 
 
-def _compiled(name: str, steps: int):
-    import keras
-
-    from dlkit import models, optimizers
-
-    model = (models.get("lenet5_modern", (28, 28, 1), 10) if name.startswith("dlkit model")
-             else _plain_keras_lenet())
-    optimizer = (optimizers.get("adam") if name.endswith("dlkit adam")
-                 else keras.optimizers.Adam(epsilon=1e-8))
-    model.compile(optimizer, "sparse_categorical_crossentropy", steps_per_execution=steps)
-    return model
-
-
 def measure(steps: int, rounds: int, samples: int, epochs: int) -> dict[str, list[float]]:
     """Samples/s of each program in each round, alternating as the module says."""
     x, y = _data(samples)
-    programs = {name: _compiled(name, steps) for name in PROGRAMS}
+    programs = {name: compiled_lenet(name.startswith("dlkit model"), name.endswith("dlkit adam"),
+                                     steps) for name in PROGRAMS}
     for model in programs.values():  # trace, compile, warm up
         model.fit(x[:1024], y[:1024], batch_size=128, epochs=1, verbose=0)
     rates = {name: [] for name in PROGRAMS}
@@ -98,8 +86,8 @@ def main(argv=None) -> int:
     start_tensorflow()
     from benchmarks._timing import machine
 
-    rates = measure(args.steps_per_execution, args.rounds, args.samples, args.epochs)
     steps = args.steps_per_execution
+    rates = measure(steps, args.rounds, args.samples, args.epochs)
     print(f"# lenet5_modern, 28x28x1, batch 128, {steps} step{'s' * (steps != 1)} per call, "
           f"{args.epochs} epochs of {args.samples} a round, {args.rounds} rounds; {machine()}")
     print("\n".join(table(rates)))

@@ -67,6 +67,25 @@ def _plain_keras_lenet():
         layers.Dense(84, activation="relu"), layers.Dense(10, activation="softmax")])
 
 
+def lenet_and_adam(dlkit_model: bool, dlkit_adam: bool):
+    """``lenet5_modern`` and Adam, each from dlkit or from Keras itself (the plain-Keras twin;
+    Keras's Adam with epsilon 1e-8)."""
+    import keras
+
+    from dlkit import models, optimizers
+
+    model = models.get("lenet5_modern", (28, 28, 1), 10) if dlkit_model else _plain_keras_lenet()
+    optimizer = optimizers.get("adam") if dlkit_adam else keras.optimizers.Adam(epsilon=1e-8)
+    return model, optimizer
+
+
+def compiled_lenet(dlkit_model: bool, dlkit_adam: bool, steps: int):
+    """``lenet_and_adam`` compiled with sparse cross entropy at ``steps`` steps per call."""
+    model, optimizer = lenet_and_adam(dlkit_model, dlkit_adam)
+    model.compile(optimizer, "sparse_categorical_crossentropy", steps_per_execution=steps)
+    return model
+
+
 def graph_census(model, optimizer, x, y):
     """The TensorFlow ops of one training step, as two multisets of (op type, output shape):
     the forward and backward pass (loss and gradients), and the optimizer's update.
@@ -106,15 +125,9 @@ def census_lines(samples: int = 128) -> list[str]:
     CPU, whatever its kernels cost (the timed rows measure the rest on this one)."""
     import collections
 
-    import keras
-
-    from dlkit import models, optimizers
-
     x, y = _data(samples)
-    dlkit_pass, dlkit_update = graph_census(models.get("lenet5_modern", (28, 28, 1), 10),
-                                            optimizers.get("adam"), x, y)
-    plain_pass, plain_update = graph_census(_plain_keras_lenet(),
-                                            keras.optimizers.Adam(epsilon=1e-8), x, y)
+    dlkit_pass, dlkit_update = graph_census(*lenet_and_adam(True, True), x, y)
+    plain_pass, plain_update = graph_census(*lenet_and_adam(False, False), x, y)
 
     def differences(a, b):
         extra = collections.Counter(kind for kind, _ in (a - b).elements())
@@ -147,21 +160,15 @@ def keras_worker(samples: int, epochs: int) -> dict:
     start_tensorflow()  # as `python -m experiments.run` starts TensorFlow
     import keras
 
-    from dlkit import complexity, models, optimizers
+    from dlkit import complexity
     from experiments.pipeline import AUTO_STEPS_PER_EXECUTION
 
     x, y = _data(samples)
     trained = {}
     for steps, suffix in ((1, ""), (AUTO_STEPS_PER_EXECUTION,
                                     f", {AUTO_STEPS_PER_EXECUTION} steps per call")):
-        dlkit_model = models.get("lenet5_modern", (28, 28, 1), 10)
-        dlkit_model.compile(optimizers.get("adam"), "sparse_categorical_crossentropy",
-                            steps_per_execution=steps)
-        plain_model = _plain_keras_lenet()
-        plain_model.compile(keras.optimizers.Adam(epsilon=1e-8),
-                            "sparse_categorical_crossentropy", steps_per_execution=steps)
-        trained[suffix] = dlkit_model
-        trained[f"{suffix}, plain keras"] = plain_model
+        trained[suffix] = compiled_lenet(True, True, steps)
+        trained[f"{suffix}, plain keras"] = compiled_lenet(False, False, steps)
     assert tuple(trained) == KERAS_ROWS, "KERAS_ROWS names the steps per call: update it"
     seconds = dict.fromkeys(trained, 0.0)
     for model in trained.values():
