@@ -99,3 +99,59 @@ def test_workers_plan_keeps_a_presets_claims_together_heaviest_first_and_times_a
         k for k in keys if k != "power_of_two_batches")
     # one worker: nothing to balance, nothing split
     assert (pooling, None) == plan([claims[k] for k in keys], workers=1)[0][0]
+
+
+def _fake_worker(tmp_path, monkeypatch, units, body):
+    """``--workers`` with the worker processes replaced by a shell script (``body`` decides
+    each one's fate from its arguments) and a fixed plan, so nothing trains; returns the
+    file each worker's arguments are logged to."""
+    import sys
+
+    from experiments.claims import __main__ as cli
+
+    log = tmp_path / "workers.log"
+    script = tmp_path / "worker.sh"
+    script.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\n{body}\nexit 0\n')
+    script.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(script))
+    monkeypatch.setattr(cli, "plan", lambda claims, workers=2: (units, []))
+    return log
+
+
+def test_a_worker_killed_by_a_signal_fails_the_command_and_is_named(tmp_path, monkeypatch,
+                                                                     capsys):
+    """A worker killed by SIGKILL (status -9) beside one that succeeded: the command exits
+    non-zero (128 + 9, as a shell reports it), names the unit and how it died, and writes
+    no report. Its codes were once combined with max(), so [-9, 0] exited 0."""
+    from experiments.claims.__main__ import main
+
+    units = [(["adam_vs_sgd"], None), (["symmetry"], "b")]
+    log = _fake_worker(tmp_path, monkeypatch, units,
+                       'case " $* " in *" adam_vs_sgd "*) kill -KILL $$;; esac')
+    code = main(["adam_vs_sgd", "symmetry", "--workers", "2", "--results",
+                 str(tmp_path / "r"), "--out", str(tmp_path / "out"), "--override",
+                 "trainer.epochs=1", "--seeds", "2"])
+    err = capsys.readouterr().err
+    assert code == 128 + 9
+    assert "adam_vs_sgd: killed by SIGKILL" in err
+    assert "symmetry" not in err  # the unit that succeeded is not listed as failed
+    assert not (tmp_path / "out").exists()  # no report
+    # every worker got the options from the parsed command line, no --workers
+    lines = sorted(log.read_text().splitlines())
+    assert len(lines) == 2
+    for line in lines:
+        assert "--override trainer.epochs=1" in line and "--seeds 2" in line
+        assert "--no-report" in line and "--workers" not in line
+    assert lines[1].split()[2:4] == ["symmetry", "--results"] and "--arm b" in lines[1]
+
+
+def test_a_worker_exiting_with_an_error_status_fails_the_command(tmp_path, monkeypatch,
+                                                                 capsys):
+    from experiments.claims.__main__ import main
+
+    units = [(["adam_vs_sgd"], "a"), (["adam_vs_sgd"], "b")]
+    _fake_worker(tmp_path, monkeypatch, units, 'case " $* " in *" --arm b "*) exit 2;; esac')
+    code = main(["adam_vs_sgd", "--workers", "2", "--results", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "adam_vs_sgd (arm B): exit status 2" in err and "(arm A)" not in err

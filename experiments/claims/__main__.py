@@ -103,7 +103,7 @@ def main(argv=None) -> int:
 
     set_backend(args.backend)
     if args.workers > 1:  # the parent only writes the report: its Keras starts quietly too
-        return _in_workers(claims, args, argv if argv is not None else sys.argv[1:])
+        return _in_workers(claims, args)
     start_tensorflow()
     if args.threads and args.backend == "tensorflow":
         import tensorflow as tf
@@ -240,44 +240,98 @@ def _work_estimates(claims) -> dict:
 STEP_MACS = 2e7
 
 
-def _in_workers(claims, args, argv) -> int:
-    """Run the claims in ``--workers`` processes at a time, one process per unit of
-    ``plan`` (a worker freed takes the next unit), then the timed claims in one process
-    alone, then write one report. Runs shared by two claims are trained once: a second
-    process would wait on the run's lock, then find it finished."""
-    import os
+def _worker_args(args) -> list[str]:
+    """The options every worker process gets, rebuilt from the parsed ``args`` (never by
+    editing the parent's argv): the results root, the backend, packing, the overrides and
+    the smaller sizes; each worker then trains its unit and writes no report."""
+    out = ["--results", args.results, "--backend", args.backend]
+    out += ["--pack"] if args.pack else []
+    for override in args.override:
+        out += ["--override", override]
+    out += ["--seeds", str(args.seeds)] if args.seeds is not None else []
+    out += ["--points", str(args.points)] if args.points is not None else []
+    return [*out, "--no-report"]
+
+
+_LIVE: set = set()  # the worker processes running now (stopped on Ctrl-C)
+
+
+def _run_worker(command: list[str]) -> int:
+    """One worker process to its end; its exit status (negative: killed by that signal)."""
     import subprocess
-    import time
+
+    with subprocess.Popen(command) as proc:
+        _LIVE.add(proc)
+        try:
+            return proc.wait()
+        finally:
+            _LIVE.discard(proc)
+
+
+def _how(code: int) -> str:
+    """A worker's exit status in words: ``exit status 2``, ``killed by SIGKILL``."""
+    import signal
+
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
+
+
+def _unit_name(keys, arm) -> str:
+    return ", ".join(keys) + (f" (arm {arm.upper()})" if arm else "")
+
+
+def _in_workers(claims, args) -> int:
+    """Run the claims in ``--workers`` processes at a time, one process per unit of
+    ``plan`` (a freed worker takes the next unit, largest first), then the timed claims in
+    one process alone, then write one report. Runs shared by two claims are trained once: a
+    second process would wait on the run's lock, then find it finished. Any unit that fails
+    (non-zero exit or killed by a signal) is named in a closing summary, no report is
+    written and the exit status is non-zero."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
 
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
     units, alone = plan(claims, args.workers)
-    passthrough = [a for a in argv if a not in {c.key for c in claims}]
-    for flag in ("--workers", "--threads"):
-        while flag in passthrough:
-            i = passthrough.index(flag)
-            del passthrough[i:i + 2]
-    passthrough = [a for a in passthrough if not a.startswith(("--workers=", "--threads="))]
+    passthrough = _worker_args(args)
 
     def command(keys, threads, arm=None):
         return [sys.executable, "-m", "experiments.claims", *keys, *passthrough,
                 *(["--threads", str(threads)] if threads else []),
-                *(["--arm", arm] if arm else []), "--no-report"]
+                *(["--arm", arm] if arm else [])]
 
-    codes, running = [], []
-    while units or running:
-        while units and len(running) < args.workers:
-            keys, arm = units.pop(0)
-            running.append(subprocess.Popen(command(keys, threads, arm)))
-        for proc in [p for p in running if p.poll() is not None]:
-            codes.append(proc.returncode)
-            running.remove(proc)
-        time.sleep(0.2)
-    if alone:  # on the idle machine, with every core (or --threads)
-        print(f"[claims] timed alone, after the other claims: {', '.join(alone)}", flush=True)
-        codes.append(subprocess.run(command(alone, args.threads)).returncode)
-    if any(codes):
-        print(f"error: worker exit codes {codes}", file=sys.stderr)
-        return max(codes)
+    outcomes = []  # (unit name, exit status)
+    pool = ThreadPoolExecutor(max_workers=args.workers)
+    try:  # the pool's threads only wait on their processes: FIFO keeps largest first
+        futures = [(_unit_name(keys, arm), pool.submit(_run_worker, command(keys, threads, arm)))
+                   for keys, arm in units]
+        outcomes += [(name, future.result()) for name, future in futures]
+        if alone:  # on the idle machine, with every core (or --threads)
+            print(f"[claims] timed alone, after the other claims: {', '.join(alone)}",
+                  flush=True)
+            outcomes.append((_unit_name(alone, None),
+                             _run_worker(command(alone, args.threads))))
+    except KeyboardInterrupt:  # stop the workers (a terminal's Ctrl-C reached them too)
+        import signal
+
+        for proc in list(_LIVE):
+            proc.send_signal(signal.SIGINT)
+        pool.shutdown(wait=True, cancel_futures=True)
+        print("interrupted: claims workers stopped; re-running the same command resumes",
+              file=sys.stderr, flush=True)
+        return 130
+    pool.shutdown()
+    failed = [(name, code) for name, code in outcomes if code != 0]
+    if failed:
+        print(f"error: {len(failed)} of {len(outcomes)} claims workers failed; no report "
+              "written:", file=sys.stderr)
+        for name, code in failed:
+            print(f"  {name}: {_how(code)}", file=sys.stderr)
+        # a signal's status is negative: report it the way a shell does (128 + signal)
+        return max(code if code > 0 else 128 - code for _, code in failed)
     return _report(claims, args)
 
 
