@@ -238,3 +238,21 @@ def test_a_run_gives_the_same_files_at_auto_and_at_one_step_per_execution(tmp_pa
     assert made["auto"][0] == made["1"][0]
     assert made["auto"][1]["metrics"] == made["1"][1]["metrics"]
     assert made["auto"][2] == made["1"][2]
+
+
+@pytest.mark.parametrize("epochs", [(8, 9, 10), (9998, 9999, 10000), (99999, 100000)])
+def test_pruning_keeps_the_latest_epochs_across_a_digit_boundary(tmp_path, epochs):
+    """Checkpoints are pruned by epoch number: at epoch 10,000 the file just written
+    (``epoch_10000.npz``, which sorts before ``epoch_9999.npz`` as text) stays, and
+    ``state.json`` names a file that exists."""
+    import json
+
+    loop = EpochLoop(None, _data(), max(epochs), 16, seed=5, run_dir=tmp_path)
+    loop.snapshot = ([np.zeros(2, "float32")], [])  # the arrays a checkpoint writes
+    for epoch in epochs:
+        loop.save_checkpoint(epoch)
+    kept = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    assert kept == sorted(f"epoch_{e:04d}.npz" for e in epochs[-2:])
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert (tmp_path / "checkpoints" / state["checkpoint"]).exists()
+    assert state["epoch"] == epochs[-1]

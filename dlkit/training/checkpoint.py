@@ -46,6 +46,25 @@ def save(path, model, values=None) -> None:
     atomic_write(path, lambda handle: handle.write(buffer.getbuffer()))
 
 
+def epoch_of(path) -> int | None:
+    """The epoch of a checkpoint file named ``epoch_<N>.npz`` (any number of digits), or
+    ``None`` for another name."""
+    stem = Path(path).name
+    if not (stem.startswith("epoch_") and stem.endswith(".npz")):
+        return None
+    digits = stem[len("epoch_"):-len(".npz")]
+    return int(digits) if digits.isdigit() else None
+
+
+def prune(folder, keep: int) -> None:
+    """Remove all but the ``keep`` latest checkpoints of ``folder``, ordered by epoch number
+    (as text, ``epoch_10000.npz`` would sort before ``epoch_9999.npz``)."""
+    found = [(epoch_of(p), p) for p in Path(folder).glob("epoch_*.npz")]
+    numbered = sorted((e, p) for e, p in found if e is not None)
+    for _, old in numbered[:max(len(numbered) - keep, 0)]:
+        old.unlink(missing_ok=True)
+
+
 def read(path) -> dict:
     """The arrays of a checkpoint file; ``CheckpointError`` if it cannot be read."""
     try:

@@ -192,8 +192,7 @@ class EpochLoop:
         state = {"epoch": epoch, "checkpoint": name,
                  "plateau": self.plateau.state() if self.plateau else None}
         atomic_write_json(self.state_path, state)
-        for old in sorted(self.checkpoint_dir.glob("epoch_*.npz"))[:-self.keep]:
-            old.unlink()
+        checkpoint.prune(self.checkpoint_dir, self.keep)
 
 
 class EpochBatches(keras.utils.PyDataset):
