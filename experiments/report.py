@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from dlkit.training.files import atomic_write_text
 from experiments import spec
 
 ID_COLUMNS = ["run_id", "status", "seed", "epochs_completed", "wall_time_s"]
@@ -186,8 +187,9 @@ def figures(runs: pd.DataFrame, out: Path, name: str) -> list[Path]:
         for value in ("test_accuracy", "test_mse"):  # comparable across losses
             if value in runs and runs[value].notna().any():
                 png = out / f"{name}_heatmap_{value}.png"
-                runs.pivot_table(index="loss.name", columns="activation.name", values=value,
-                                 aggfunc="mean").to_csv(png.with_suffix(".csv"))
+                fig.write_csv(runs.pivot_table(index="loss.name", columns="activation.name",
+                                               values=value, aggfunc="mean"),
+                              png.with_suffix(".csv"), index=True)
                 made.append(fig.heatmap(runs, "loss.name", "activation.name", value, png,
                                         f"{name}: {value} (mean over seeds; "
                                         f"{_scope(runs)})"))
@@ -230,12 +232,24 @@ def main(argv=None) -> int:
         print(f"no result.json under {args.path}", file=sys.stderr)
         return 1
     out = Path(args.out or args.path)
-    out.mkdir(parents=True, exist_ok=True)
     target = _parse_target(args.target)
+    try:
+        return _write_report(args, frame, out, target)
+    except OSError as err:  # a full disk, a read-only folder: every file written keeps its
+        # previous version (the atomic writer), so one line says what failed
+        print(f"error: writing the report into {out} failed: {err.strerror or err}; files "
+              "already there keep their previous contents", file=sys.stderr)
+        return 1
+
+
+def _write_report(args, frame: pd.DataFrame, out: Path, target) -> int:
+    """The table on the console, then ``results.csv``, the summaries, the figures and the
+    claims into ``out``, every file through the atomic writer."""
+    out.mkdir(parents=True, exist_ok=True)
     shown = load(args.path)
     with pd.option_context("display.max_columns", None, "display.width", 200):
         print(shown.drop(columns=["path"]).to_string(index=False))
-    shown.to_csv(out / "results.csv", index=False)
+    atomic_write_text(out / "results.csv", shown.to_csv(index=False))
     states = frame["status"].fillna("unknown").value_counts()
     print(f"\n{len(frame)} run folders ({', '.join(f'{n} {s}' for s, n in states.items())})"
           f" -> {out / 'results.csv'}")
@@ -248,7 +262,7 @@ def main(argv=None) -> int:
         summary = summarize(runs[runs["status"] == "completed"] if
                             (runs["status"] == "completed").any() else runs,
                             target if has_target else None)
-        summary.to_csv(out / f"{name}_summary.csv", index=False)
+        atomic_write_text(out / f"{name}_summary.csv", summary.to_csv(index=False))
         print(f"{name}: {len(runs)} runs -> {out / f'{name}_summary.csv'}")
         drawn = runs[runs["status"].isin(["completed", "diverged"])]
         if args.figures and not drawn.empty:

@@ -14,14 +14,24 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from dlkit.training.files import atomic_write, atomic_write_text  # noqa: E402
+
 
 def _save(fig, path) -> Path:
+    """The figure as a PNG through the atomic writer: a full disk keeps the previous one."""
     fig.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        atomic_write(path, lambda handle: fig.savefig(handle, format="png", dpi=110))
+    finally:
+        plt.close(fig)
     return path
+
+
+def write_csv(frame: pd.DataFrame, path, index: bool = False) -> Path:
+    """``frame`` as CSV through the atomic writer (the table beside a figure)."""
+    atomic_write_text(path, frame.to_csv(index=index))
+    return Path(path)
 
 
 def _label(value) -> str:
@@ -89,8 +99,7 @@ def learning_curves(runs: pd.DataFrame, history: Callable, by: list[str], column
     data = curve_table(runs, history, hidden + lines, column, hidden=hidden)
     if data.empty:
         return None
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    data.to_csv(Path(path).with_suffix(".csv"), index=False)
+    write_csv(data, Path(path).with_suffix(".csv"))
     panels = list(dict.fromkeys(data[panel])) if panel else [None]
     ncols = min(len(panels), 3)
     nrows = -(-len(panels) // ncols)

@@ -149,7 +149,14 @@ def _report(claims, args) -> int:
         write_experiment(Path(args.results) / preset)
 
     results, missing = collect(args.results, claims, extra=_run_overrides(args))
-    for path in write(results, missing, args.out or args.results):
+    out = args.out or args.results
+    try:
+        written = write(results, missing, out)
+    except OSError as err:  # a full disk: the atomic writer kept every previous file
+        print(f"error: writing the claims report into {out} failed: {err.strerror or err}; "
+              "files already there keep their previous contents", file=sys.stderr)
+        return 1
+    for path in written:
         print(f"  wrote {path}")
     for r in results:
         print(f"  [{r.verdict}] {r.claim.key} (A/A: {r.control_verdict})")

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dlkit.training.files import atomic_write_text
 from experiments.claims import Claim, load, protocol, statistics
 from experiments.claims.engine import ClaimResult, evaluate, judge
 from experiments.claims.protocol import ALPHA, TUNING_SEEDS, MissingRuns
@@ -258,17 +259,16 @@ def write(results: list[ClaimResult], missing, out) -> list[Path]:
         data = figure_data(r)
         stat = statistics.REGISTRY[r.claim.statistic]
         png = out / f"claim_{r.claim.key}.png"
-        data.to_csv(png.with_suffix(".csv"), index=False)
+        fig.write_csv(data, png.with_suffix(".csv"))
         made[r.claim.key] = fig.claim_figure(
             data, png, title=r.claim.text, statistic=_axis_label(r.claim, stat),
             better=statistics.REGISTRY[r.claim.tuning_statistic[0]].better,
             verdict=f"{r.verdict} (A/A: {r.control_verdict})",
             scale=_scale_for(data[data["stage"] != "tune"] if r.claim.tune_on else data),
             tune_label=_tune_label(r.claim))
-    (out / "claims.json").write_text(json.dumps(to_json(results, missing), indent=2) + "\n",
-                                     encoding="utf-8")
-    (out / "claims.md").write_text(to_markdown(results, missing, made, _extras(results, out)),
-                                   encoding="utf-8")
+    atomic_write_text(out / "claims.json", json.dumps(to_json(results, missing), indent=2) + "\n")
+    atomic_write_text(out / "claims.md", to_markdown(results, missing, made,
+                                                     _extras(results, out)))
     return [out / "claims.md", out / "claims.json", *made.values()]
 
 
