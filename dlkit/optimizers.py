@@ -23,7 +23,11 @@ from keras import ops
 from dlkit.errors import ConfigError
 from dlkit.registry import Registry
 
-REGISTRY = Registry("optimizer")
+# ``adaptive``: whether the step is scaled per parameter by gradient statistics (so a rate
+# in the hundredths to thousandths suits it) or is the plain rate times the gradient;
+# ``rate_free``: the rate is part of the method's definition (Adadelta's 1.0), not tuned.
+REGISTRY = Registry("optimizer", required=("adaptive",), optional={"rate_free": False},
+                    serializable=True)
 
 
 def get(name: str, **kwargs) -> keras.optimizers.Optimizer:
@@ -182,7 +186,7 @@ class SeedOptimizer(keras.optimizers.Optimizer):
         return {**super().get_config(), "track_diagnostics": self.track_diagnostics}
 
 
-@keras.saving.register_keras_serializable(package="dlkit")
+@REGISTRY.register("sgd", adaptive=False)
 class SGD(SeedOptimizer):
     """Plain gradient descent: ``θ ← θ − η g_t``.
 
@@ -199,7 +203,7 @@ class SGD(SeedOptimizer):
         self._apply(variable, lr * gradient, gradient)
 
 
-@keras.saving.register_keras_serializable(package="dlkit")
+@REGISTRY.register("momentum", adaptive=False)
 class Momentum(SeedOptimizer):
     """Momentum: ``v_t = λ v_{t−1} + η g_t ;  θ ← θ − v_t`` (λ = ``momentum``).
 
@@ -234,7 +238,7 @@ class Momentum(SeedOptimizer):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
 
 
-@keras.saving.register_keras_serializable(package="dlkit")
+@REGISTRY.register("nesterov", adaptive=False)
 class Nesterov(Momentum):
     """Nesterov accelerated gradient: ``Momentum`` with ``nesterov=True``.
 
@@ -246,7 +250,7 @@ class Nesterov(Momentum):
         super().__init__(learning_rate, momentum=momentum, nesterov=True, name=name, **kwargs)
 
 
-@keras.saving.register_keras_serializable(package="dlkit")
+@REGISTRY.register("adagrad", adaptive=True)
 class Adagrad(SeedOptimizer):
     """Adagrad: ``G_t = G_{t−1} + g_t² ;  θ ← θ − η g_t / sqrt(G_t + ε)``.
 
@@ -286,7 +290,7 @@ class Adagrad(SeedOptimizer):
                 "initial_accumulator_value": self.initial_accumulator_value}
 
 
-@keras.saving.register_keras_serializable(package="dlkit")
+@REGISTRY.register("adadelta", adaptive=True, rate_free=True)
 class Adadelta(SeedOptimizer):
     """Adadelta (Zeiler 2012)::
 
@@ -332,7 +336,7 @@ class Adadelta(SeedOptimizer):
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
 
 
-@keras.saving.register_keras_serializable(package="dlkit")
+@REGISTRY.register("rmsprop", adaptive=True)
 class RMSprop(SeedOptimizer):
     """RMSprop (Hinton), the seed's ``S_dw``:
     ``S_t = β S_{t−1} + (1 − β) g_t² ;  θ ← θ − η g_t / sqrt(S_t + ε)``, β = ``rho``.
@@ -408,7 +412,7 @@ class _MomentEstimates(SeedOptimizer):
                 "epsilon": self.epsilon}
 
 
-@keras.saving.register_keras_serializable(package="dlkit")
+@REGISTRY.register("adam", adaptive=True)
 class Adam(_MomentEstimates):
     """Adam (Kingma & Ba 2015, Algorithm 1), the textbook form::
 
@@ -454,7 +458,7 @@ class Adam(_MomentEstimates):
         return {**super().get_config(), "bias_correction": self.bias_correction}
 
 
-@keras.saving.register_keras_serializable(package="dlkit")
+@REGISTRY.register("adamax", adaptive=True)
 class Adamax(_MomentEstimates):
     """Adamax (Kingma & Ba 2015, section 7.1), Adam with the infinity norm::
 
@@ -485,7 +489,7 @@ class Adamax(_MomentEstimates):
         return self._slot(self._v, variable) + self.epsilon
 
 
-@keras.saving.register_keras_serializable(package="dlkit")
+@REGISTRY.register("nadam", adaptive=True)
 class Nadam(_MomentEstimates):
     """Nadam (Dozat 2016): Adam with a Nesterov look-ahead on the first moment::
 
@@ -537,16 +541,3 @@ class Nadam(_MomentEstimates):
     def get_config(self):
         return {**super().get_config(), "schedule_decay": self.schedule_decay}
 
-
-for _name, _cls in {
-    "sgd": SGD,
-    "momentum": Momentum,
-    "nesterov": Nesterov,
-    "adagrad": Adagrad,
-    "adadelta": Adadelta,
-    "rmsprop": RMSprop,
-    "adam": Adam,
-    "adamax": Adamax,
-    "nadam": Nadam,
-}.items():
-    REGISTRY.register(_name)(_cls)

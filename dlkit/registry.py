@@ -33,24 +33,60 @@ def accepted_arguments(factory: Callable[..., Any]) -> set[str] | None:
 
 
 class Registry:
-    """Maps lower-case names to factories (classes or functions).
+    """Maps lower-case names to factories (classes or functions), each with its facts.
+
+    ``register(name, **facts)`` is the one place an entry is declared: the facts a kind
+    requires (a dataset's ``task``, an optimizer's ``adaptive``) must be given, optional ones
+    get their declared default, and an unknown fact is refused, all at import time. With
+    ``serializable=True`` a class is also registered with Keras's serialization under the
+    ``dlkit`` package, so a saved model or optimizer loads back without ``custom_objects``.
 
     ``get(name, *args, **kwargs)`` calls the factory; an unknown name, or a keyword the
     factory does not take, raises ``ConfigError`` listing what is accepted.
     """
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, required: tuple[str, ...] = (),
+                 optional: dict[str, Any] | None = None, serializable: bool = False):
         self.kind = kind
+        self.required = tuple(required)
+        self.optional = dict(optional or {})
+        self.serializable = serializable
         self._entries: dict[str, Callable[..., Any]] = {}
+        self._facts: dict[str, dict[str, Any]] = {}
 
-    def register(self, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def register(self, name: str, **facts: Any) -> Callable[[Callable], Callable]:
+        if name in self._entries:
+            raise ValueError(f"{self.kind} {name!r} is registered twice")
+        missing = [key for key in self.required if key not in facts]
+        if missing:
+            raise ValueError(f"{self.kind} {name!r} must declare {', '.join(missing)} "
+                             f"(every {self.kind} declares: {', '.join(self.required)})")
+        unknown = sorted(set(facts) - set(self.required) - set(self.optional))
+        if unknown:
+            known = ", ".join((*self.required, *self.optional)) or "none"
+            raise ValueError(f"{self.kind} {name!r}: unknown fact(s) {', '.join(unknown)}; "
+                             f"a {self.kind} declares {known}")
+
         def decorator(factory: Callable[..., Any]) -> Callable[..., Any]:
-            if name in self._entries:
-                raise ValueError(f"{self.kind} {name!r} is registered twice")
+            if self.serializable and inspect.isclass(factory):
+                import keras
+
+                factory = keras.saving.register_keras_serializable(package="dlkit")(factory)
             self._entries[name] = factory
+            self._facts[name] = {**self.optional, **facts}
             return factory
 
         return decorator
+
+    def facts(self, name: str) -> dict[str, Any]:
+        """The facts entry ``name`` declared, optional ones at their default."""
+        self.lookup(name)
+        return dict(self._facts[name])
+
+    def where(self, **facts: Any) -> list[str]:
+        """The sorted names whose facts equal every given one (``where(task="regression")``)."""
+        return [name for name in self.names()
+                if all(self._facts[name].get(k) == v for k, v in facts.items())]
 
     def names(self) -> list[str]:
         return sorted(self._entries)

@@ -36,9 +36,6 @@ def _positive_int(value, key):
     return value
 
 
-NATURAL_DATASETS = {"classification": "digits", "regression": "diabetes"}
-
-
 # Keys of a composed configuration that describe a preset, not a run: its claims and its
 # sizes table (the chosen size is already resolved into the run's own keys).
 NOT_RUN_KEYS = ("claims", "sizes", "scale")
@@ -51,7 +48,9 @@ def resolve(cfg: dict) -> dict:
     neither reach the run folder nor change its identity."""
     cfg = {k: v for k, v in cfg.items() if k not in NOT_RUN_KEYS}
     if cfg["dataset"]["name"] == "natural":
-        cfg["dataset"] = {"name": NATURAL_DATASETS[cfg["loss"]["task"]]}
+        from dlkit import data
+
+        cfg["dataset"] = {"name": data.natural_for(cfg["loss"]["task"])}
     scale = cfg["trainer"].get("lr_scale", 1.0)
     if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not scale > 0:
         raise RunSpecError(f"trainer.lr_scale={scale!r} is not accepted: it must be a "
@@ -59,7 +58,7 @@ def resolve(cfg: dict) -> dict:
     if scale != 1.0:
         cfg["optimizer"] = {**cfg["optimizer"],
                             "learning_rate": cfg["optimizer"]["learning_rate"] * scale}
-    if cfg["model"].get("name") in FIXED_ACTIVATION:
+    if _fixed_activation(cfg["model"].get("name")):
         cfg.pop("activation", None)  # the model ignores it: not part of what the run used
     cfg["loss"] = _paired_loss(cfg["loss"], cfg["dataset"]["name"])
     cfg["schedule"] = _own_schedule_keys(cfg["schedule"])
@@ -88,9 +87,15 @@ def run_folder(cfg: dict) -> Path:
                                                            spec.run_name(cfg))
 
 
-# Models whose hidden activations are fixed by their design (LeNet-5's scaled tanh, the
-# recurrent cells' tanh and sigmoid gates): ``activation=`` neither reaches nor defines them.
-FIXED_ACTIVATION = ("lenet5", "rnn", "lstm")
+def _fixed_activation(model: str | None) -> str | None:
+    """The activation a model's design fixes (its registry fact), so ``activation=``
+    neither reaches nor defines its runs; ``None`` for the other models and unknown names
+    (``check`` refuses those)."""
+    from dlkit import models
+
+    if model not in models.REGISTRY:
+        return None
+    return models.REGISTRY.facts(model)["fixed_activation"]
 
 
 def _paired_loss(loss: dict, dataset: str) -> dict:
@@ -99,7 +104,7 @@ def _paired_loss(loss: dict, dataset: str) -> dict:
     ``config.yaml`` and the HParams say softmax and one-hot, not linear and dense."""
     from dlkit import data
 
-    task = data.TASKS.get(dataset)
+    task = data.task_of(dataset) if dataset in data.REGISTRY else None
     also = loss.get("also") or {}
     out = {k: v for k, v in loss.items() if k != "also"}
     if task is not None and task != loss.get("task") and task in also:
@@ -156,7 +161,7 @@ def check(cfg: dict) -> None:
         raise RunSpecError(f"seed={seed!r} is not accepted: it must be a non-negative int")
     _constructor_arguments(cfg)
     dataset = cfg["dataset"]["name"]
-    task = data.TASKS.get(dataset)
+    task = data.task_of(dataset) if dataset in data.REGISTRY else None
     loss = cfg["loss"]
     if task is not None and loss["task"] != task and task not in (loss.get("also") or {}):
         fits = ", ".join(data.datasets_for(loss["task"]))

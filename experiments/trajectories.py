@@ -17,8 +17,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-PLAIN = ("sgd", "momentum", "nesterov")
-
 
 def run_path(optimizer_name: str, function, steps: int) -> pd.DataFrame:
     """The path of one optimizer on one test function, ``steps`` updates long."""
@@ -26,9 +24,10 @@ def run_path(optimizer_name: str, function, steps: int) -> pd.DataFrame:
 
     from dlkit import optimizers
 
-    lr = function.lr_plain if optimizer_name in PLAIN else function.lr_adaptive
-    if optimizer_name == "adadelta":
-        lr = 1.0
+    facts = optimizers.REGISTRY.facts(optimizer_name)
+    lr = function.lr_adaptive if facts["adaptive"] else function.lr_plain
+    if facts["rate_free"]:
+        lr = 1.0  # Adadelta: the rate is part of the method (its unit-correcting ratio)
     optimizer = optimizers.get(optimizer_name, learning_rate=lr)
     point = keras.Variable(np.array(function.start, dtype="float64"), dtype="float64")
     rows = []

@@ -7,7 +7,9 @@ from keras import layers
 from dlkit.errors import ConfigError
 from dlkit.registry import Registry
 
-REGISTRY = Registry("model")
+# ``fixed_activation``: the hidden activation a model's design fixes (LeNet-5's scaled tanh,
+# the recurrent cells' tanh), which the ``activation`` argument does not change.
+REGISTRY = Registry("model", optional={"fixed_activation": None})
 
 OUTPUT_ACTIVATIONS = ("softmax", "sigmoid", "linear")
 

@@ -9,7 +9,7 @@ from dlkit import layers as dl
 from dlkit.models._registry import REGISTRY, check_output_activation, require_image
 
 
-@REGISTRY.register("lenet5")
+@REGISTRY.register("lenet5", fixed_activation="scaled_tanh")
 def lenet5(input_shape=(32, 32, 1), num_classes=10, activation=None, output_activation="softmax",
            seed=0):
     """C1 (6@28x28, 5x5) → S2 (trainable subsampling) → C3 (16@10x10, Table I connections) →

@@ -19,7 +19,7 @@ def _sequence_model(name, cell, input_shape, num_classes, output_activation):
     return keras.Model(inputs, head(x, num_classes, output_activation), name=name)
 
 
-@REGISTRY.register("rnn")
+@REGISTRY.register("rnn", fixed_activation="tanh")
 def rnn(input_shape, num_classes, activation=None, output_activation="linear", units=64):
     """One Elman RNN layer (``dlkit.layers.SimpleRNNCell``, tanh) and a Dense output.
     ``activation`` is ignored: the recurrence keeps tanh."""
@@ -27,7 +27,7 @@ def rnn(input_shape, num_classes, activation=None, output_activation="linear", u
                            output_activation)
 
 
-@REGISTRY.register("lstm")
+@REGISTRY.register("lstm", fixed_activation="tanh")
 def lstm(input_shape, num_classes, activation=None, output_activation="linear", units=64):
     """One LSTM layer (``dlkit.layers.LSTMCell``) and a Dense output.
     ``activation`` is ignored: the gates keep sigmoid and tanh."""
