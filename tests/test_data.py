@@ -105,3 +105,42 @@ def test_corrupted_targets_touch_training_only():
     np.testing.assert_array_equal(dirty.y_test, clean.y_test)
     with pytest.raises(ValueError, match="dataset.corrupt must be a fraction"):
         data.load("diabetes", corrupt=1.5)
+
+
+def test_mnist1d_has_the_documented_shapes_balance_and_is_the_same_for_a_seed():
+    from dlkit import data
+
+    ds = data.load("mnist1d", seed=0)
+    assert ds.x_train.shape[1:] == (40, 1) and ds.x_test.shape == (1000, 40, 1)
+    assert len(ds.x_train) + len(ds.x_val) == 4000
+    counts = np.bincount(np.concatenate([ds.y_train, ds.y_val, ds.y_test]), minlength=10)
+    assert counts.tolist() == [500] * 10  # the package makes num_samples // 10 per class
+    again = data.load("mnist1d", seed=0)
+    np.testing.assert_array_equal(ds.x_train, again.x_train)
+    other = data.load("mnist1d", seed=1)
+    np.testing.assert_array_equal(ds.x_test, other.x_test)  # the package's test split
+    assert not np.array_equal(ds.y_val, other.y_val)        # the seed picks validation
+
+
+def test_mnist1d_leaves_numpys_global_generator_as_it_was():
+    from dlkit import data
+
+    data._mnist1d_arrays.cache_clear()
+    np.random.seed(7)
+    expected = np.random.random()
+    np.random.seed(7)
+    data.load("mnist1d", seed=0)
+    assert np.random.random() == expected
+
+
+def test_mnist1d_shuffled_is_one_fixed_permutation_of_the_positions():
+    from dlkit import data
+
+    plain = data._mnist1d_arrays(False)
+    shuffled = data._mnist1d_arrays(True)
+    np.testing.assert_array_equal(plain[1], shuffled[1])  # same labels, same order
+    x, xs = plain[0][..., 0], shuffled[0][..., 0]
+    # each shuffled position is one plain position, the same for every sequence
+    where = [int(np.argmin(np.abs(x - xs[:, [j]]).sum(axis=0))) for j in range(40)]
+    assert sorted(where) == list(range(40)) and where != list(range(40))
+    np.testing.assert_allclose(x[:, where], xs, rtol=1e-5, atol=1e-6)
