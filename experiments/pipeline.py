@@ -29,6 +29,10 @@ class RunSpecError(ValueError):
 class RunFailed(RuntimeError):
     """A started run raised; its folder holds ``traceback.txt`` and a ``failed`` result."""
 
+    def __init__(self, message: str, run_dir=None):
+        super().__init__(message)
+        self.run_dir = run_dir
+
 
 def _positive_int(value, key):
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -613,7 +617,8 @@ def fail(job: Job, err: BaseException):
               "error": f"{type(err).__name__}: {err}",
               "wall_time_s": time.perf_counter() - job.t0}
     atomic_write_json(job.result_path, result)
-    raise RunFailed(f"run {job.run_dir} failed: {type(err).__name__}: {err}") from err
+    raise RunFailed(f"run {job.run_dir} failed: {type(err).__name__}: {err}",
+                    job.run_dir) from err
 
 
 def train(job: Job) -> dict:

@@ -83,8 +83,8 @@ def main(cfg: DictConfig) -> float | None:
     _pin_worker_gpu()
     from hydra.core.hydra_config import HydraConfig
 
-    from experiments.callbacks import label_overrides
     from experiments.pipeline import RunFailed, RunSpecError, execute
+    from experiments.sweep_hooks import label_overrides
 
     config = OmegaConf.to_container(cfg, resolve=True)
     try:
@@ -99,18 +99,24 @@ def main(cfg: DictConfig) -> float | None:
         hydra_cfg = HydraConfig.get()
         if hydra_cfg.mode.name == "RUN":
             raise SystemExit(2) from None
-        from experiments.callbacks import reject
+        from experiments.sweep_hooks import reject
 
-        # a sweep runs every job; experiments.callbacks lists the rejected ones at the end
+        # a sweep runs every job; experiments.sweep_hooks lists the rejected ones at the end
         reject(hydra_cfg.sweep.dir, hydra_cfg.job.num, hydra_cfg.overrides.task, str(err))
         return None
     except RunFailed as err:
         print(f"error: {err}", file=sys.stderr, flush=True)
         from hydra.core.hydra_config import HydraConfig
 
-        if HydraConfig.get().mode.name == "RUN":
+        hydra_cfg = HydraConfig.get()
+        if hydra_cfg.mode.name == "RUN":
             raise SystemExit(1) from None
-        return None  # a sweep goes on; experiments.callbacks reports failures at the end
+        from experiments.sweep_hooks import record_failure
+
+        # a sweep goes on; experiments.sweep_hooks reports the failures at the end
+        record_failure(hydra_cfg.sweep.dir, hydra_cfg.job.num, hydra_cfg.overrides.task,
+                       err.run_dir, str(err))
+        return None
     return result["metrics"].get("val_loss")
 
 

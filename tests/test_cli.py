@@ -110,4 +110,41 @@ def test_a_bad_job_does_not_stop_the_sweep(tmp_path):
     assert "Traceback" not in proc.stdout + proc.stderr
     (done,) = results(tmp_path)
     assert done.parent.name.startswith("mlp_")        # the good job after it still ran
-    assert not (tmp_path / "default" / ".rejected_jobs").exists()
+    assert not (tmp_path / "default" / ".sweeps").exists()  # the sweep's record is gone
+
+
+def test_two_sweeps_on_one_folder_each_report_their_own_jobs(tmp_path, capsys, monkeypatch):
+    """Two sweeps writing one results folder: the second one's start leaves the first one's
+    record alone, and each sweep's closing summary and exit status count its own refused
+    and failed jobs only (the jobs run as separate processes; each inherits its sweep's
+    token)."""
+    from omegaconf import OmegaConf
+
+    from experiments import sweep_hooks
+
+    cfg = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}, "sweeper": {},
+                                      "overrides": {"task": ["seed=0,1"]}}})
+    first, second = sweep_hooks.SweepStatus(), sweep_hooks.SweepStatus()
+    first.on_multirun_start(cfg)
+    second.on_multirun_start(cfg)
+    monkeypatch.setenv(sweep_hooks.SWEEP_TOKEN, first.token)        # a job of the first
+    sweep_hooks.reject(tmp_path, 0, ["seed=0"], "seed=-1 is not accepted")
+    monkeypatch.setenv(sweep_hooks.SWEEP_TOKEN, second.token)       # a job of the second
+    sweep_hooks.record_failure(tmp_path, 1, ["seed=1"], tmp_path / "mlp_s1_abc", "boom")
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as ended:
+        second.on_multirun_end(cfg)
+    err = capsys.readouterr().err
+    assert ended.value.code == 1
+    assert "1 run(s) failed: mlp_s1_abc" in err and "seed=-1" not in err
+    # a third sweep starting now removes nothing of the first's
+    third = sweep_hooks.SweepStatus()
+    third.on_multirun_start(cfg)
+    with pytest.raises(SystemExit) as ended:
+        first.on_multirun_end(cfg)
+    err = capsys.readouterr().err
+    assert ended.value.code == 2
+    assert "rejected before training: job 0 (seed=0): seed=-1 is not accepted" in err
+    assert "mlp_s1_abc" not in err
+    third.on_multirun_end(cfg)  # nothing refused or failed: no exit
+    assert not (tmp_path / ".sweeps").exists()

@@ -48,8 +48,8 @@ class PackedSweeper(BasicSweeper):
         from hydra.core.hydra_config import HydraConfig
         from omegaconf import OmegaConf, open_dict
 
-        from experiments.callbacks import label_overrides
         from experiments.packing import train
+        from experiments.sweep_hooks import label_overrides
 
         loader = self.hydra_context.config_loader
         in_process = type(self.launcher).__name__ == "BasicLauncher"
