@@ -47,9 +47,10 @@ def load(path, all_columns: bool = False) -> pd.DataFrame:
     keep = [c for c in config_cols if c != "config.seed" and
             (all_columns or frame[c].astype(str).nunique() > 1)]
     metric_cols = sorted(c for c in frame.columns if c.startswith(METRIC_PREFIXES))
-    # how many runs trained together, when any did (experiments.packing)
-    packed = ["packed"] if frame["packed"].notna().any() else []
-    frame = frame[keep + ID_COLUMNS + packed + metric_cols + ["path"]]
+    # how many runs trained together, when any did (experiments.packing); why a folder is
+    # unreadable, when one is
+    extra = [c for c in ("packed", "problem") if frame[c].notna().any()]
+    frame = frame[keep + ID_COLUMNS + extra + metric_cols + ["path"]]
     frame.columns = [c.removeprefix("config.") for c in frame.columns]
     keys = [c.removeprefix("config.") for c in keep if frame[c.removeprefix("config.")]
             .astype(str).nunique() > 1] + ["seed"]
@@ -66,34 +67,96 @@ def run_folders(root: Path) -> list[Path]:
 def _record(folder: Path) -> dict:
     """One table row of a run folder. ``status`` is the result's (completed, diverged,
     failed), ``interrupted`` when the run never wrote a result, ``unreadable`` when its
-    ``result.json`` is damaged."""
-    result, status = None, None
+    ``result.json`` is damaged or of the wrong shape, or names its sweep with a ``name``
+    that is not a plain file name; ``problem`` then says why."""
+    result, status, problem = None, None, None
     file = folder / "result.json"
     if file.exists():
         try:
             result = json.loads(file.read_text(encoding="utf-8"))
-            if not isinstance(result, dict):
-                raise ValueError("not an object")
-        except (OSError, ValueError):
+        except (OSError, ValueError) as err:
+            problem = f"result.json is not valid JSON ({type(err).__name__})"
+        else:
+            problem = _shape_problem(result)
+        if problem:
             result, status = None, "unreadable"
     else:
         status = "interrupted"
     if result is None:
         try:
             config = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError):
+        except (OSError, ValueError, yaml.YAMLError):
             config = None
         result = {"config": config if isinstance(config, dict) else {},
                   "run_id": folder.name, "status": status}
     config = result.get("config") or {}
+    name = config.get("name")
+    if name is not None and _bad_name(name):  # also a config.yaml's: never a path
+        problem = problem or _bad_name(name)
+        result["status"], config = "unreadable", {k: v for k, v in config.items()
+                                                  if k != "name"}
     row = {f"config.{k}": v for k, v in spec.flat(spec.defining(config)).items()}
     row["config.name"] = config.get("name")
     row.update({k: result.get(k) for k in ID_COLUMNS})
     row["packed"] = result.get("packed")
     row["run_id"] = row["run_id"] or folder.name
     row["path"] = str(folder)
-    row.update(result.get("metrics") or {})
+    row["problem"] = problem
+    row.update({k: _number(v) for k, v in (result.get("metrics") or {}).items()
+                if k.startswith(METRIC_PREFIXES)})  # never over a column of the table
     return row
+
+
+_TYPES = {"config": (dict,), "metrics": (dict,), "run_id": (str,), "status": (str,),
+          "seed": (int,), "epochs_completed": (int,), "wall_time_s": (int, float),
+          "packed": (int,)}
+
+
+def _shape_problem(result) -> str | None:
+    """Why a parsed ``result.json`` cannot be a row of the table (None when it can): the
+    keys the report reads must have their types (each may be absent or null), every
+    metric a number (``nan``/``inf`` may be written as text), ``config.name`` a plain file
+    name (``_bad_name``)."""
+    if not isinstance(result, dict):
+        return f"result.json holds a {type(result).__name__}, not an object"
+    for key, types in _TYPES.items():
+        value = result.get(key)
+        if value is not None and (not isinstance(value, types) or
+                                  (isinstance(value, bool) and bool not in types)):
+            kind = " or ".join({dict: "a mapping", int: "an int"}.get(t, f"a {t.__name__}")
+                               for t in types)
+            return f"{key} is a {type(value).__name__}, not {kind}"
+    for key, value in (result.get("metrics") or {}).items():
+        if _number(value, None) is None and value is not None:
+            return f"metrics.{key} is {value!r}, not a number"
+    name = (result.get("config") or {}).get("name")
+    return None if name is None else _bad_name(name)
+
+
+def _number(value, bad=float("nan")):
+    """A metric as a number: JSON's numbers, and ``nan``/``inf``/``-inf`` written as text;
+    ``bad`` for anything else."""
+    if isinstance(value, bool):
+        return bad
+    if isinstance(value, (int, float)) or value is None:
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("nan", "inf", "-inf",
+                                                            "infinity", "-infinity"):
+        return float(value)
+    return bad
+
+
+def _bad_name(name) -> str | None:
+    """Why ``name`` (a sweep's, the stem of its summary and figures) is not a plain file
+    name inside ``--out``: not text, empty, ``.``/``..``, a separator or a NUL, or longer
+    than a file name may be once a figure's suffix is added. None when it is one."""
+    if not isinstance(name, str):
+        return f"config.name is a {type(name).__name__}, not a string"
+    if not name.strip() or name in (".", "..") or any(c in name for c in "/\\\0") or \
+            len(name.encode("utf-8")) > 200:
+        return (f"config.name {name[:80]!r} is not a plain file name (no '/', not empty, "
+                "not '.' or '..', at most 200 bytes)")
+    return None
 
 
 @lru_cache(maxsize=4096)
@@ -115,7 +178,8 @@ def history(run_path: str) -> pd.DataFrame:
 def _varying(frame: pd.DataFrame) -> list[str]:
     """The configuration columns that differ between runs (the defining keys of
     ``experiments.spec.defining``): the columns runs are grouped by."""
-    config = [c for c in frame.columns if c not in ID_COLUMNS and c not in ("path", "packed")
+    config = [c for c in frame.columns if c not in ID_COLUMNS
+              and c not in ("path", "packed", "problem")
               and not c.startswith(METRIC_PREFIXES) and c != "name"
               and c not in DERIVED_COLUMNS]
     return [c for c in config if frame[c].astype(str).nunique() > 1]
@@ -255,7 +319,9 @@ def _write_report(args, frame: pd.DataFrame, out: Path, target) -> int:
           f" -> {out / 'results.csv'}")
     odd = frame[~frame["status"].isin(["completed"])]
     for row in odd.itertuples():
-        print(f"  {row.status}: {row.path}", file=sys.stderr)
+        why = getattr(row, "problem", None)
+        print(f"  {row.status}: {row.path}" + (f" ({why})" if isinstance(why, str) else ""),
+              file=sys.stderr)
     for name, runs in frame.groupby("name", sort=True):
         runs = runs.dropna(axis=1, how="all")
         has_target = target is not None and target[0] in history(runs["path"].iloc[0])

@@ -144,3 +144,98 @@ def test_the_claims_command_reports_a_full_disk_in_one_line(tmp_path, disk_full,
                    "contents"]
     assert (tmp_path / "claims.md").read_text() == "previous\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["claims.json", "claims.md"]
+
+
+def _files(root):
+    return {p for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("name", ["../../x", "ABSOLUTE", "a/b", "..", "", "n" * 300])
+def test_a_hostile_sweep_name_never_writes_outside_out(tmp_path, capsys, name):
+    """A run whose ``config.name`` is a path (``../../x``, an absolute path, a nested one) or
+    no file name at all: the report writes nothing outside ``--out``, lists the folder as
+    unreadable with the reason, and still reports the other runs. The summary was once
+    written to ``<out>/<name>_summary.csv`` wherever that led."""
+    from experiments.report import main
+
+    if name == "ABSOLUTE":
+        name = str(tmp_path / "elsewhere" / "x")
+        (tmp_path / "elsewhere").mkdir()
+    _sweep(tmp_path / "runs")
+    _run(tmp_path / "runs" / "hostile", name=name)
+    out = tmp_path / "a" / "b" / "out"
+    before = _files(tmp_path)
+    assert main([str(tmp_path / "runs"), "--out", str(out), "--figures"]) == 0
+    written = _files(tmp_path) - before
+    assert written and all(out in p.parents for p in written), sorted(written)
+    assert {p.name for p in written} == {"results.csv", "sweep_summary.csv",
+                                         "sweep_val_loss.png", "sweep_val_loss.csv",
+                                         "sweep_val_accuracy.png", "sweep_val_accuracy.csv"}
+    err = capsys.readouterr().err
+    assert f"unreadable: {tmp_path / 'runs' / 'hostile'} (config.name " in err
+    assert "is not a plain file name" in err
+    table = pd.read_csv(out / "results.csv").set_index("run_id")
+    assert table.loc["hostile", "status"] == "unreadable"
+    assert (table.drop(index="hostile")["status"] == "completed").all()
+
+
+def test_an_interrupted_runs_config_yaml_cannot_name_a_path_either(tmp_path, capsys):
+    from experiments.report import main
+
+    _sweep(tmp_path / "runs")
+    (tmp_path / "runs" / "cut").mkdir()
+    (tmp_path / "runs" / "cut" / "config.yaml").write_text("name: ../../../x\nseed: 0\n")
+    out = tmp_path / "a" / "b" / "out"
+    before = _files(tmp_path)
+    assert main([str(tmp_path / "runs"), "--out", str(out)]) == 0
+    assert all(out in p.parents for p in _files(tmp_path) - before)
+    assert "unreadable: " in capsys.readouterr().err
+
+
+SHAPES = [  # (how result.json is damaged, the reason the report gives)
+    ({"metrics": [0.9, 0.1]}, "metrics is a list, not a mapping"),
+    ({"config": "mlp"}, "config is a str, not a mapping"),
+    ({"config": {"name": ["sweep"], "seed": 0}}, "config.name is a list, not a string"),
+    ({"config": {"name": {"a": 1}}}, "config.name is a dict, not a string"),
+    ({"status": {"done": True}}, "status is a dict, not a str"),
+    ({"seed": "zero"}, "seed is a str, not an int"),
+    ({"seed": True}, "seed is a bool, not an int"),
+    ({"run_id": [1]}, "run_id is a list, not a str"),
+    ({"wall_time_s": "fast"}, "wall_time_s is a str, not an int or a float"),
+    ({"metrics": {"test_accuracy": {"v": 1}}}, "metrics.test_accuracy is {'v': 1}, not a number"),
+    ({"metrics": {"test_accuracy": "high"}}, "metrics.test_accuracy is 'high', not a number"),
+]
+
+
+@pytest.mark.parametrize("damage, reason", SHAPES)
+def test_a_result_json_of_the_wrong_shape_is_listed_as_unreadable(tmp_path, capsys, damage,
+                                                                  reason):
+    """Valid JSON of the wrong shape: the report does not crash, lists the folder as
+    unreadable with the reason, and summarizes the other runs as before."""
+    from experiments.report import main
+
+    _sweep(tmp_path / "runs")
+    _run(tmp_path / "runs" / "odd")
+    file = tmp_path / "runs" / "odd" / "result.json"
+    file.write_text(json.dumps({**json.loads(file.read_text()), **damage}))
+    out = tmp_path / "out"
+    assert main([str(tmp_path / "runs"), "--out", str(out), "--figures"]) == 0
+    assert f"unreadable: {tmp_path / 'runs' / 'odd'} ({reason})" in capsys.readouterr().err
+    table = pd.read_csv(out / "results.csv").set_index("run_id")
+    assert table.loc["odd", "status"] == "unreadable" and table.loc["odd", "problem"] == reason
+    summary = pd.read_csv(out / "sweep_summary.csv")
+    assert sorted(summary["activation.name"]) == ["relu", "tanh"]
+    assert list(summary["n"]) == [2, 2]
+
+
+def test_metrics_written_as_text_nan_or_inf_stay_readable(tmp_path):
+    """The atomic JSON writer stores NaN and infinity as text: such a run is a run."""
+    import math
+
+    from experiments.report import load
+
+    _run(tmp_path / "diverged", status="diverged",
+         metrics={"test_accuracy": "nan", "val_loss": "inf"})
+    (row,) = load(tmp_path).to_dict("records")
+    assert row["status"] == "diverged" and math.isnan(row["test_accuracy"])
+    assert row["val_loss"] == math.inf
