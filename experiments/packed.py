@@ -16,9 +16,11 @@ and optimizer update exactly as ``fit`` computes them):
   the K runs (``tf.while_loop``, ``PARALLEL_RUNS`` at once), each run's steps over its own
   batches from its own slice of the stacked states. No ``fit`` step loop, one call per
   epoch instead of K per step, one trace per architecture instead of one per run or per
-  pack size. An optimizer that step does not
-  cover (loss scaling, gradient accumulation, moving averages) packs through each model's
-  own ``train_step`` instead (traced per run).
+  pack size. An optimizer that step does not cover (loss scaling, gradient accumulation,
+  moving averages) is refused (one line; those runs train one at a time): one engine per
+  backend, not a second one for the rare cases. The private Keras API both need is reached
+  through ``experiments._keras_internals`` only, which refuses packing on a Keras that lacks
+  it.
 
 What stays per run, as in a separate run: the initial weights (each loop's model was built
 from its own seed), the data split and the batch order (``EpochLoop._order``: the seed and
@@ -39,7 +41,8 @@ backend directly (``jax``, ``tensorflow``), and the library stays on ``keras.ops
 Loops pack when ``incompatibility`` returns None: backend JAX or TensorFlow; the same
 architecture, loss, metrics and optimizer (the learning rate may differ when it is a
 constant); the same epochs, start epoch (after resume), batch size and data shapes; no
-plateau schedule or optimizer diagnostics (they act between epochs on one run's own state).
+plateau schedule or optimizer diagnostics (they act between epochs on one run's own state);
+a Keras with the private API ``experiments._keras_internals`` names.
 """
 
 from __future__ import annotations
@@ -53,8 +56,9 @@ import numpy as np
 
 from dlkit.training.callbacks import diverged
 from dlkit.training.loop import EVAL_BATCH
+from experiments import _keras_internals as internals
 
-__all__ = ["PackedLoop", "incompatibility", "packs", "slower"]
+__all__ = ["PackRefused", "PackedLoop", "incompatibility", "packs", "slower"]
 
 
 def _without_names(node):
@@ -69,7 +73,7 @@ def _structure(model) -> str:
     """Every layer's class and configuration, names left out: equal for two builds of one
     architecture, different when an activation, width or option differs."""
     layers = [(type(layer).__name__, _without_names(layer.get_config()))
-              for layer in model._flatten_layers(include_self=False, recursive=True)]
+              for layer in internals.flatten_layers(model)]
     shapes = [tuple(v.shape) for v in model.variables]
     return json.dumps([layers, shapes], sort_keys=True, default=str)
 
@@ -93,7 +97,14 @@ def incompatibility(loops) -> str | None:
                 f"{keras.backend.backend()})")
     if len(loops) < 2:
         return "a pack needs at least two runs"
+    refused = internals.refusal()
+    if refused:
+        return refused
     first = loops[0]
+    if keras.backend.backend() == "tensorflow" and \
+            internals.stateless_optimizer_class(first.model.optimizer) is None:
+        return ("under TensorFlow a pack cannot cover loss scaling, gradient accumulation "
+                "or moving averages of the weights")
     for loop in loops:
         if loop.plateau is not None or loop.diagnostics:
             return "the plateau schedule and optimizer diagnostics act on one run at a time"
@@ -120,7 +131,7 @@ class _JaxPrograms:
     def __init__(self, model, x, y):
         import jax
 
-        model._symbolic_build(data_batch=(x, y))  # the compiled metrics' variables
+        internals.symbolic_build(model, x, y)  # the compiled metrics' variables
         model.reset_metrics()
         self.fresh_metrics = [np.asarray(v.value) for v in model.metrics_variables]
 
@@ -149,9 +160,13 @@ PARALLEL_RUNS = os.cpu_count() or 2  # runs of a TensorFlow pack training at onc
 _PROGRAMS: dict = {}
 
 
-class _NotStateless(Exception):
+class PackRefused(ValueError):
+    """These runs cannot train as one pack (said in one line); they train one at a time."""
+
+
+class _NotStateless(PackRefused):
     """The run's step cannot be a function of its state alone (its optimizer, or state read
-    outside its arguments): the pack uses ``_TensorFlowPack``."""
+    outside its arguments)."""
 
 
 def _programs(key: str, build):
@@ -184,7 +199,7 @@ def slower(loops) -> str | None:
 
     if jax.devices()[0].platform != "cpu":
         return None
-    for layer in loops[0].model._flatten_layers(include_self=False, recursive=True):
+    for layer in internals.flatten_layers(loops[0].model):
         if "Conv" in type(layer).__name__:
             return (f"{type(layer).__name__} layers under jax.vmap become grouped "
                     "convolutions, which run slower than separate runs on a CPU")
@@ -276,109 +291,6 @@ class _JaxPack:
         """Nothing to restore: a diverged run's model holds the epoch it diverged in."""
 
 
-class _TensorFlowPack:
-    """The K models keep their own variables; one ``tf.function`` runs every model's own
-    Keras ``train_step`` (or ``test_step``) on its own batch, K steps side by side, inside a
-    ``tf.while_loop`` over the epoch's batches. Nothing is stacked, so a run's operations
-    are exactly those of its separate twin; what packing removes is ``fit``'s per-step
-    Python work and K - 1 of every K function calls, and TensorFlow's executor runs the K
-    independent graphs on the cores side by side."""
-
-    def __init__(self, loops):
-        import tensorflow as tf
-
-        self.models = [loop.model for loop in loops]
-        first = loops[0]
-        for loop in loops:  # the compiled metrics' variables, before tracing
-            loop.model._symbolic_build(data_batch=(loop.x[:1], loop.y[:1]))
-        signature = [[tf.TensorSpec([None, None, *a.shape[1:]], tf.as_dtype(a.dtype))
-                      for _ in loops] for a in (first.x, first.y)]
-        jit = bool(getattr(self.models[0], "jit_compile", False))
-        self.saved: dict = {}
-
-        def over_batches(step):
-            def program(xs, ys):
-                steps = tf.shape(xs[0])[0]
-                losses = tf.TensorArray(tf.float32, size=steps)
-
-                def body(i, losses):
-                    logs = [step(m, (x[i], y[i])) for m, x, y in zip(self.models, xs, ys)]
-                    return i + 1, losses.write(i, tf.stack(
-                        [tf.cast(log["loss"], tf.float32) for log in logs]))
-
-                _, losses = tf.while_loop(lambda i, _: i < steps, body, (0, losses))
-                with tf.control_dependencies([losses.flow]):
-                    results = [m.get_metrics_result() for m in self.models]
-                return results, tf.transpose(losses.stack())
-            return tf.function(program, input_signature=signature, jit_compile=jit,
-                               autograph=False)
-
-        self._train = over_batches(lambda m, batch: m.train_step(batch))
-        self._test = over_batches(lambda m, batch: m.test_step(batch))
-
-    def _run(self, program, parts):
-        for m in self.models:
-            m.reset_metrics()
-        losses = []
-        for xs, ys in parts:
-            logs, loss = program(list(xs), list(ys))
-            losses.append(loss.numpy())
-        rows = [{k: float(v) for k, v in log.items()} for log in logs]
-        return rows, np.concatenate(losses, axis=1)
-
-    def train(self, parts):
-        return self._run(self._train, parts)
-
-    def test(self, parts) -> list[dict]:
-        return self._run(self._test, parts)[0]
-
-    def arrays(self) -> None:
-        """No stacked state: each model holds its own."""
-
-    def sync(self, alive) -> None:
-        """Nothing to write back: each model trained its own variables."""
-
-    def keep(self, k) -> None:
-        """Run ``k`` diverged this epoch: it trains on with the pack (its numbers are no
-        longer read), and ``restore`` gives its model back this epoch's end state, where a
-        separate run stops."""
-        m = self.models[k]
-        self.saved[k] = [v.numpy() for v in (*m.variables, *m.optimizer.variables)]
-
-    def restore(self) -> None:
-        for k, values in self.saved.items():
-            m = self.models[k]
-            for variable, value in zip((*m.variables, *m.optimizer.variables), values):
-                variable.assign(value)
-
-
-def _stateless_tf_optimizer(optimizer):
-    """``optimizer`` with Keras's backend-independent optimizer methods over the TensorFlow
-    optimizer's overrides, so ``stateless_apply`` records its updates in a ``StatelessScope``
-    instead of assigning them (Keras's TensorFlow optimizer refuses ``stateless_apply``
-    because ``tf.distribute`` needs variables; a pack runs under no strategy). Returns the
-    class to swap in while tracing, or None for an optimizer this cannot cover (loss
-    scaling, gradient accumulation, moving averages)."""
-    from keras.src import backend
-    from keras.src.optimizers.base_optimizer import BaseOptimizer
-
-    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer) or \
-            getattr(optimizer, "gradient_accumulation_steps", None) or \
-            getattr(optimizer, "use_ema", False):
-        return None
-
-    def _var_key(self, variable):  # the TensorFlow key, read without the variable's value
-        if isinstance(variable, backend.Variable):
-            variable = variable._value
-        return variable._unique_id
-
-    methods = {name: getattr(BaseOptimizer, name) for name in (
-        "stateless_apply", "assign", "assign_add", "assign_sub", "_backend_update_step",
-        "_apply_weight_decay")}
-    cls = type(optimizer)
-    return type(f"Stateless{cls.__name__}", (cls,), {**methods, "_var_key": _var_key})
-
-
 def _tf_state(model):
     return ([v.value for v in model.trainable_variables],
             [v.value for v in model.non_trainable_variables],
@@ -397,12 +309,11 @@ class _TensorFlowPrograms:
 
     def __init__(self, model, x, y):
         import tensorflow as tf
-        from keras.src import backend
 
-        stateless = _stateless_tf_optimizer(model.optimizer)
+        stateless = internals.stateless_optimizer_class(model.optimizer)
         if stateless is None:
-            raise _NotStateless("optimizer")
-        model._symbolic_build(data_batch=(x, y))  # the compiled metrics' variables
+            raise _NotStateless("the optimizer's update cannot be written stateless")
+        internals.symbolic_build(model, x, y)  # the compiled metrics' variables
         model.reset_metrics()
         self.fresh_metrics = [tf.constant(v.numpy()) for v in model.metrics_variables]
         self.jit = bool(getattr(model, "jit_compile", False))
@@ -414,19 +325,16 @@ class _TensorFlowPrograms:
         def forward(tv, ntv, mv, x, y, training):
             y_pred, ntv, losses = model.stateless_call(tv, ntv, x, return_losses=True,
                                                        training=training)
-            if losses:  # regularization losses of this forward pass, for compute_loss
-                model._losses_override.clear()
-                model._losses_override = losses
-            loss, (_, ntv, mv) = model.stateless_compute_loss(
-                tv, ntv, mv, x=x, y=y, y_pred=y_pred, training=training)
-            if losses:
-                model._losses_override.clear()
+            # regularization losses of this forward pass, for compute_loss
+            with internals.losses_override(model, losses):
+                loss, (_, ntv, mv) = model.stateless_compute_loss(
+                    tv, ntv, mv, x=x, y=y, y_pred=y_pred, training=training)
             return y_pred, loss, ntv, mv
 
         def metrics(mv, loss, x, y, y_pred):
-            with backend.StatelessScope(state_mapping=list(zip(model.metrics_variables, mv))
-                                        ) as scope:
-                model._loss_tracker.update_state(loss, sample_weight=tf.shape(x)[0])
+            with keras.StatelessScope(state_mapping=list(zip(model.metrics_variables, mv))
+                                      ) as scope:
+                internals.track_loss(model, loss, tf.shape(x)[0])
                 logs = model.compute_metrics(x, y, y_pred, sample_weight=None)
             now = [scope.get_current_value(v) for v in model.metrics_variables]
             return [v if n is None else n for v, n in zip(mv, now)], logs
@@ -435,15 +343,11 @@ class _TensorFlowPrograms:
             with tf.GradientTape() as tape:
                 tape.watch(tv)
                 y_pred, loss, ntv, mv = forward(tv, ntv, mv, x, y, training=True)
-                with backend.StatelessScope(state_mapping=list(zip(optimizer.variables, ov))):
+                with keras.StatelessScope(state_mapping=list(zip(optimizer.variables, ov))):
                     scaled = optimizer.scale_loss(loss)
             grads = tape.gradient(scaled, tv)
-            cls = type(optimizer)
-            optimizer.__class__ = stateless  # only while this step is traced
-            try:
+            with internals.acting_as(optimizer, stateless):  # only while traced
                 tv, ov = optimizer.stateless_apply(ov, grads, tv)
-            finally:
-                optimizer.__class__ = cls
             mv, logs = metrics(mv, loss, x, y, y_pred)
             return tv, ntv, ov, mv, tf.cast(logs["loss"], tf.float32)
 
@@ -453,14 +357,15 @@ class _TensorFlowPrograms:
             return tv, ntv, mv, tf.cast(logs["loss"], tf.float32)
 
         def results(mv):
-            with backend.StatelessScope(state_mapping=list(zip(model.metrics_variables, mv))):
+            with keras.StatelessScope(state_mapping=list(zip(model.metrics_variables, mv))):
                 return model.get_metrics_result()
 
         def traced(fn, signature):
             function = tf.function(fn, input_signature=signature, autograph=False,
                                    experimental_attributes={"_noinline": True})
             if function.get_concrete_function().captured_inputs:  # reads unmapped state
-                raise _NotStateless(fn.__name__)
+                raise _NotStateless(f"its {fn.__name__} reads state outside the run's own "
+                                    "variables")
             return function
 
         self.train_step = traced(train_step, [*spec, *data])
@@ -607,27 +512,21 @@ class _TensorFlowStatelessPack:
 class PackedLoop:
     """Train ``loops`` (``EpochLoop`` s that ``incompatibility`` accepts) as one program;
     ``run`` returns each loop's ``Outcome`` and leaves each loop's model holding its run's
-    final state. ``per_model=True`` makes TensorFlow trace each model's own ``train_step``
-    into the program (the engine for optimizers the stateless step does not cover; for
-    comparisons)."""
+    final state. ``PackRefused`` (one line, why) when the runs cannot pack after all: a
+    step that reads state outside its own run's variables shows only when traced."""
 
-    def __init__(self, loops, per_model: bool = False):
+    def __init__(self, loops):
         reason = incompatibility(loops)
         if reason:
-            raise ValueError(f"these runs cannot be packed: {reason}")
+            raise PackRefused(f"these runs cannot be packed: {reason}")
         self.loops = list(loops)
         for loop in self.loops:
             if not loop.model.optimizer.built:
                 loop.model.optimizer.build(loop.model.trainable_variables)
         if keras.backend.backend() == "jax":
             self.pack = _JaxPack(self.loops)
-        elif per_model:
-            self.pack = _TensorFlowPack(self.loops)
         else:
-            try:
-                self.pack = _TensorFlowStatelessPack(self.loops)
-            except _NotStateless:
-                self.pack = _TensorFlowPack(self.loops)
+            self.pack = _TensorFlowStatelessPack(self.loops)
         self._where = [_positions(loop.model) for loop in self.loops]
 
     def _snapshot(self, k, arrays):

@@ -35,6 +35,13 @@ def train(entries, verbose: bool = False, limit: int = DEFAULT_LIMIT) -> dict:
         print(f"[pack] packing needs backend=tensorflow or jax (running "
               f"{keras.backend.backend()}); the runs train one at a time", flush=True)
         return counts
+    from experiments._keras_internals import refusal
+
+    refused = refusal()
+    if refused:
+        counts["left"] = len(entries)
+        print(f"[pack] {refused}; the runs train one at a time", flush=True)
+        return counts
     candidates = []
     for cfg, overrides in entries:
         try:
@@ -109,15 +116,17 @@ def _train_group(items, verbose, counts) -> None:
 
 
 def _lock(stack: ExitStack, run_dir) -> bool:
-    import fcntl
+    """Hold ``run_dir/.lock`` (the lock a single run takes) until the stack closes; False
+    when another process holds it."""
+    from filelock import FileLock, Timeout
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    handle = stack.enter_context(open(run_dir / ".lock", "a+"))
+    lock = FileLock(run_dir / ".lock")
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+        lock.acquire(timeout=0)
+    except Timeout:
         return False
-    stack.callback(fcntl.flock, handle, fcntl.LOCK_UN)
+    stack.callback(lock.release)
     return True
 
 
@@ -133,11 +142,20 @@ def _alone(job, counts) -> None:
 
 
 def _pack(jobs, counts, PackedLoop) -> None:
-    """One pack: train, evaluate every completed run on its own splits, finish each run."""
+    """One pack: train, evaluate every completed run on its own splits, finish each run.
+    A pack refused when its step is traced trains its runs one at a time instead."""
     from experiments import pipeline
+    from experiments.packed import PackRefused
 
     try:
         packed = PackedLoop([job.loop for job in jobs])
+    except PackRefused as err:
+        print(f"[pack] not packing {len(jobs)} runs: {err}; they train one at a time",
+              flush=True)
+        for job in jobs:
+            _alone(job, counts)
+        return
+    try:
         outcomes = packed.run()
         splits = [{"train": (j.dataset.x_train, j.ys[0]), "val": (j.dataset.x_val, j.ys[1]),
                    "test": (j.dataset.x_test, j.ys[2])} for j in jobs]
