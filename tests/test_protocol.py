@@ -473,6 +473,20 @@ def test_runs_compose_equals_hydras_full_composition_for_the_claims_runs(every):
     assert len(runs._composed) < len(seen)  # and compositions were shared
 
 
+def test_on_a_hydra_without_the_private_step_runs_compose_each_run_in_full(monkeypatch):
+    """The Hydra adapter's fallback: the private value-override step is gone (simulated),
+    so every run is composed in full: the same configuration, no shared composition."""
+    from experiments import _hydra_internals
+    from experiments.claims.runs import Runs
+
+    monkeypatch.setattr(_hydra_internals, "_APPLY", None)
+    runs = Runs("results-x", extra=["scale=small"])
+    overrides = ["optimizer=momentum", "optimizer.momentum=0.5", "seed=2"]
+    got = runs.compose("optimizers", overrides)
+    assert got == _full_composition(runs, "optimizers", overrides)
+    assert got["seed"] == 2 and got["optimizer"]["momentum"] == 0.5
+
+
 @pytest.mark.parametrize("overrides", [
     ["optimizer=momentum", "optimizer.momentum=0.5", "seed=2"],  # a group choice, then values
     ["optimizer.learning_rate=0.5", "optimizer=sgd"],  # a value before the group choice
