@@ -64,7 +64,7 @@ def table(rates: dict[str, list[float]]) -> list[str]:
     return lines
 
 
-def main(argv=None) -> int:
+def _main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.keras_twin", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps-per-execution", type=int, default=1)
@@ -92,6 +92,13 @@ def main(argv=None) -> int:
           f"{args.epochs} epochs of {args.samples} a round, {args.rounds} rounds; {machine()}")
     print("\n".join(table(rates)))
     return 0
+
+
+def main(argv=None) -> int:
+    """The benchmark; its table is also written as a record (``benchmarks/_record.py``)."""
+    from benchmarks._record import run
+
+    return run("keras_twin", _main, argv)
 
 
 if __name__ == "__main__":

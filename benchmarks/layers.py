@@ -11,13 +11,14 @@ Target: ratio <= 1.15.
 from __future__ import annotations
 
 import argparse
+import sys
 
 import numpy as np
 
 from benchmarks._timing import alternate, compiled_value_and_grad, machine
 
 
-def main(argv=None):
+def _main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args(argv)
@@ -52,5 +53,12 @@ def main(argv=None):
     print(f"worst ratio {worst:.3f} (target <= 1.15)")
 
 
+def main(argv=None) -> int:
+    """The benchmark; its table is also written as a record (``benchmarks/_record.py``)."""
+    from benchmarks._record import run
+
+    return run("layers", _main, argv)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

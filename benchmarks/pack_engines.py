@@ -55,7 +55,7 @@ def worker(engine: str, packs: int, runs: int, epochs: int) -> dict:
     return {"seconds": seconds}
 
 
-def main(argv=None) -> int:
+def _main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.pack_engines",
                                      description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -98,6 +98,13 @@ def main(argv=None) -> int:
               f"{args.packs * args.runs * 60 / total[engine]:>10.1f}")
     print(f"per-model / stateless time: {total['per-model'] / total['stateless']:.2f}x")
     return 0
+
+
+def main(argv=None) -> int:
+    """The benchmark; its table is also written as a record (``benchmarks/_record.py``)."""
+    from benchmarks._record import run
+
+    return run("pack_engines", _main, argv)
 
 
 if __name__ == "__main__":

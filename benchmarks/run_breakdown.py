@@ -88,7 +88,7 @@ def startup_seconds(repeats: int) -> float:
     return statistics.median(times)
 
 
-def main(argv=None) -> int:
+def _main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run_breakdown")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=None,
@@ -154,6 +154,13 @@ def _compose(results_dir, overrides) -> dict:
         cfg = compose("config", overrides=[f"results_dir={results_dir}",
                                            "trainer.verbose=false", *overrides])
     return OmegaConf.to_container(cfg, resolve=True)
+
+
+def main(argv=None) -> int:
+    """The benchmark; its table is also written as a record (``benchmarks/_record.py``)."""
+    from benchmarks._record import run
+
+    return run("run_breakdown", _main, argv)
 
 
 if __name__ == "__main__":

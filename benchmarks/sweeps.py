@@ -58,7 +58,7 @@ def sweep(way_args: list[str], sweep_args: list[str], epochs: int, extra=()) -> 
         return time.perf_counter() - t0
 
 
-def main(argv=None) -> int:
+def _main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.sweeps", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sweep", choices=sorted(SWEEPS), default="rates")
@@ -91,6 +91,13 @@ def main(argv=None) -> int:
         wall = statistics.median(times[way])
         print(f"{way:<12}{wall:>10.1f}{runs * 60 / wall:>10.1f}{base / wall:>13.2f}x")
     return 0
+
+
+def main(argv=None) -> int:
+    """The benchmark; its table is also written as a record (``benchmarks/_record.py``)."""
+    from benchmarks._record import run
+
+    return run("sweeps", _main, argv)
 
 
 if __name__ == "__main__":

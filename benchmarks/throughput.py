@@ -339,7 +339,7 @@ PROCESSES = {
     "pytorch": ("pytorch", "torch", None, None)}
 
 
-def main(argv=None) -> int:
+def _main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--samples", type=int, default=8192)
@@ -402,6 +402,13 @@ def main(argv=None) -> int:
         print(f"{name:<56}{rate:>10.0f}{ratio:>12}{fraction:>11}")
     print("\n".join(census))
     return 0
+
+
+def main(argv=None) -> int:
+    """The benchmark; its table is also written as a record (``benchmarks/_record.py``)."""
+    from benchmarks._record import run
+
+    return run("throughput", _main, argv)
 
 
 if __name__ == "__main__":
