@@ -57,6 +57,7 @@ import numpy as np
 from dlkit.training.callbacks import diverged
 from dlkit.training.loop import EVAL_BATCH
 from experiments import _keras_internals as internals
+from experiments import faults
 
 __all__ = ["PackRefused", "PackedLoop", "incompatibility", "packs", "slower"]
 
@@ -592,6 +593,7 @@ class PackedLoop:
                     if diverged(row):
                         alive[k] = False
                         self.pack.keep(k)
+                faults.reached("pack_epoch", epoch + 1)
                 if not any(alive):
                     break
             self.pack.restore()

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -102,24 +101,19 @@ def test_packed_sweeper_under_torch_trains_one_at_a_time(tmp_path):
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
 def test_sigkill_during_a_packed_sweep_then_rerun_gives_the_uninterrupted_results(tmp_path,
                                                                                    backend):
+    """The deterministic fault point ``pack_epoch:3`` kills the sweep (SIGKILL) right after
+    the pack's third epoch wrote every run's files; the re-run resumes each run there."""
     pytest.importorskip(backend)
     args = ["-m", "hydra/sweeper=packed", f"backend={backend}", *SWEEP, "trainer.epochs=8",
             "dataset.subset=400", "trainer.verbose=false"]
-    proc = subprocess.Popen([sys.executable, "-m", "experiments.run", *args,
-                             f"results_dir={tmp_path}/killed"], cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    deadline, killed_at = time.time() + 300, None
-    while time.time() < deadline:
-        states = list((tmp_path / "killed").rglob("state.json"))
-        epochs = [json.loads(s.read_text())["epoch"] for s in states if s.stat().st_size]
-        if len(epochs) == 4 and min(epochs) >= 3:
-            os.killpg(proc.pid, signal.SIGKILL)
-            killed_at = min(epochs)
-            break
-        time.sleep(0.02)
-    proc.wait()
-    assert killed_at is not None, "the packed sweep never reached epoch 3"
+    proc = subprocess.run([sys.executable, "-m", "experiments.run", *args,
+                           f"results_dir={tmp_path}/killed"], cwd=tmp_path, timeout=600,
+                          capture_output=True, text=True,
+                          env={**os.environ, "DLKIT_KILL_AT": "pack_epoch:3"})
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    states = [json.loads(p.read_text()) for p in (tmp_path / "killed").rglob("state.json")]
+    assert [s["epoch"] for s in states] == [3] * 4  # every run of the pack at epoch 3
+    killed_at = 3
     assert not runs(tmp_path / "killed")  # killed mid-training: no run finished
     cli(*args, f"results_dir={tmp_path}/killed", cwd=tmp_path)
     cli(*args, f"results_dir={tmp_path}/straight", cwd=tmp_path)
