@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from dlkit.training.files import atomic_write_json, atomic_write_text, read_json
-from dlkit.training.identity import run_id
+from dlkit.training.identity import file_fingerprint, identity_mismatch, run_id
 from experiments import spec
 
 ACCEPTED_BATCH = "a positive int or 'full'"
@@ -361,9 +361,10 @@ def _determinism(cfg: dict) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def prepare(cfg: dict, run_dir: Path, callbacks=()):
+def prepare(cfg: dict, run_dir: Path, callbacks=(), identity: dict | None = None):
     """Everything before training: data, model, resume point. ``callbacks`` (Keras
-    callbacks: TensorBoard, progress, a test's fault) go to the loop.
+    callbacks: TensorBoard, progress, a test's fault) go to the loop; ``identity`` (the
+    run's, ``run_identity``) goes into its state and checkpoints, and resume verifies it.
 
     Returns ``(dataset, labels, loop)``. A setting the library refuses (its ``ConfigError``)
     or a damaged checkpoint is ``RunSpecError`` (bad input); anything else is a bug or a
@@ -392,7 +393,8 @@ def prepare(cfg: dict, run_dir: Path, callbacks=()):
     loop = EpochLoop(model, (dataset.x_train, ys[0], dataset.x_val, ys[1]),
                      trainer["epochs"], batch_size(trainer, len(dataset.x_train)), cfg["seed"],
                      run_dir, plateau=plateau, diagnostics=bool(trainer["diagnostics"]),
-                     log_steps=bool(trainer.get("log_steps", False)), callbacks=callbacks)
+                     log_steps=bool(trainer.get("log_steps", False)), callbacks=callbacks,
+                     identity=identity)
     if trainer["resume"]:
         try:
             loop.resume()
@@ -449,8 +451,24 @@ def chance_warnings(metrics: dict, dataset) -> list[str]:
 FINISHED = ("completed", "diverged")  # outcomes a re-run would only repeat
 
 
-def _previous(result_path: Path) -> dict | None:
-    """The run's earlier ``result.json``; a damaged one is bad input (one line)."""
+def run_identity(cfg: dict, run_dir: Path) -> dict:
+    """What ties a run's files to it: its run id (the folder name, a hash of its defining
+    configuration) and, for a dataset read from ``dataset.path``, a fingerprint of that
+    file's content (the path alone does not say the file is unchanged)."""
+    identity = {"run_id": run_dir.name}
+    path = (cfg.get("dataset") or {}).get("path")
+    if path:
+        try:
+            identity["dataset_sha256"] = file_fingerprint(path)
+        except OSError:
+            pass  # a missing or unreadable file: the dataset loader names it
+    return identity
+
+
+def _previous(result_path: Path, identity: dict) -> dict | None:
+    """The run's earlier ``result.json``; a damaged one, or one that is not this run's (a
+    copy from another run folder, or a result made from another dataset file), is bad
+    input (one line)."""
     if not result_path.exists():
         return None
     try:
@@ -460,6 +478,12 @@ def _previous(result_path: Path) -> dict | None:
     except (OSError, ValueError) as err:
         raise RunSpecError(f"{result_path} is damaged ({type(err).__name__}); delete it or "
                            "pass trainer.resume=false to train the run again") from None
+    # a result written before identities were recorded carries its run id only
+    found = previous.get("identity") or {"run_id": previous.get("run_id")}
+    differs = identity_mismatch(identity, found)
+    if differs:
+        raise RunSpecError(f"{result_path} is not this run's: {differs}; delete it or pass "
+                           "trainer.resume=false to train the run again")
     return previous
 
 
@@ -523,8 +547,9 @@ def start(cfg: dict, run_dir: Path, verbose: bool, label: str, callbacks: list):
     from experiments.tensorboard_log import TensorBoardLog, TensorBoardScalars, run_logdir
 
     trainer = cfg["trainer"]
+    identity = run_identity(cfg, run_dir)
     if trainer["resume"]:
-        previous = _previous(run_dir / "result.json")
+        previous = _previous(run_dir / "result.json", identity)
         if previous is not None and previous.get("status") in FINISHED:
             if verbose:
                 print(f"skipping {run_dir}: already {previous['status']} (trainer.resume="
@@ -539,11 +564,13 @@ def start(cfg: dict, run_dir: Path, verbose: bool, label: str, callbacks: list):
     for stale in (*run_dir.glob(".*.tmp"), *run_dir.glob("checkpoints/.*.tmp"),
                   *run_dir.glob(".model.*.tmp.keras")):
         stale.unlink(missing_ok=True)  # a write a SIGKILL cut short (this process holds the lock)
-    base = {"run_id": run_dir.name, "label": label, "seed": cfg["seed"], "config": cfg,
+    base = {"run_id": run_dir.name, "identity": identity, "label": label, "seed": cfg["seed"],
+            "config": cfg,
             "versions": environment.versions(), "hardware": environment.hardware()}
     job = Job(cfg, run_dir, verbose, base, time.perf_counter())
     try:
-        job.dataset, job.ys, job.loop = prepare(cfg, run_dir, [*_test_fault(), *callbacks])
+        job.dataset, job.ys, job.loop = prepare(cfg, run_dir, [*_test_fault(), *callbacks],
+                                                identity)
         job.tensorboard = TensorBoardLog(run_logdir(run_dir.parent, label, run_dir), run_dir)
         base.update(data={"name": job.dataset.name, "task": job.dataset.task,
                           **job.dataset.sizes()},

@@ -10,6 +10,7 @@ writes once, at the end.
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import keras
 import numpy as np
 
 from dlkit.training.files import atomic_write
+from dlkit.training.identity import identity_mismatch
 
 
 class CheckpointError(ValueError):
@@ -30,17 +32,20 @@ def _optimizer(model):
     return optimizer
 
 
-def save(path, model, values=None) -> None:
+def save(path, model, values=None, identity: dict | None = None) -> None:
     """``model``'s variables (``model.variables`` order) and its optimizer's into ``path``;
     ``values``, when given, holds them as arrays already, as ``(model variables, optimizer
     variables)`` (a packed run, whose state was read for all its runs at once), and
-    ``model`` is not read."""
+    ``model`` is not read. ``identity`` (the run's, ``dlkit.training.identity``) is stored
+    beside the arrays, for ``load`` to verify."""
     path = Path(path)
     if values is None:
         values = ([keras.ops.convert_to_numpy(v) for v in model.variables],
                   [keras.ops.convert_to_numpy(v) for v in _optimizer(model).variables])
     arrays = {f"variable_{i:04d}": a for i, a in enumerate(values[0])}
     arrays.update({f"optimizer_{i:04d}": a for i, a in enumerate(values[1])})
+    if identity is not None:
+        arrays["identity"] = np.array(json.dumps(identity, sort_keys=True))
     buffer = io.BytesIO()  # np.savez into a file makes many small writes: one is faster
     np.savez(buffer, **arrays)
     atomic_write(path, lambda handle: handle.write(buffer.getbuffer()))
@@ -74,9 +79,18 @@ def read(path) -> dict:
         raise CheckpointError(f"checkpoint {str(path)!r} cannot be loaded ({err})") from None
 
 
-def load(path, model) -> None:
-    """Restore weights and optimizer state into a model built and compiled as when saved."""
+def load(path, model, identity: dict | None = None) -> None:
+    """Restore weights and optimizer state into a model built and compiled as when saved;
+    with ``identity``, only from a checkpoint of that run (``CheckpointError`` otherwise)."""
     arrays = read(path)
+    if identity is not None:
+        try:
+            found = json.loads(str(arrays["identity"])) if "identity" in arrays else None
+        except ValueError:
+            found = None
+        differs = identity_mismatch(identity, found)
+        if differs:
+            raise CheckpointError(f"checkpoint {str(path)!r} is not this run's: {differs}")
     saved = [arrays[k] for k in sorted(arrays) if k.startswith("variable_")]
     state = [arrays[k] for k in sorted(arrays) if k.startswith("optimizer_")]
     variables = _optimizer(model).variables

@@ -38,6 +38,7 @@ from dlkit.training.callbacks import (
 )
 from dlkit.training.checkpoint import CheckpointError
 from dlkit.training.files import atomic_write_json, read_json
+from dlkit.training.identity import identity_mismatch
 
 __all__ = ["EVAL_BATCH", "CheckpointError", "EpochLoop", "Outcome", "read_history",
            "unit_spread", "write_history"]
@@ -68,11 +69,14 @@ class EpochLoop:
     each epoch's end and see the epoch's row as ``logs``. A model compiled with
     ``steps_per_execution`` > 1 trains to the same numbers with fewer calls per epoch
     (``EpochBatches``); a non-finite loss then stops the run at the end of the execution
-    that met it, in the same epoch.
+    that met it, in the same epoch. ``identity`` (the run's, ``dlkit.training.identity``)
+    goes into ``state.json`` and every checkpoint, and ``resume`` continues only from files
+    that carry it.
     """
 
     def __init__(self, model, data, epochs, batch_size, seed, run_dir, plateau=None,
-                 diagnostics=False, keep_checkpoints=2, log_steps=False, callbacks=()):
+                 diagnostics=False, keep_checkpoints=2, log_steps=False, callbacks=(),
+                 identity: dict | None = None):
         self.model = model
         self.x, self.y, self.x_val, self.y_val = data
         self.epochs, self.batch_size, self.seed = int(epochs), int(batch_size), int(seed)
@@ -89,6 +93,7 @@ class EpochLoop:
                               "step's loss, which Keras reports once per execution")
         self.step_losses = StepLosses(self.steps_path) if log_steps else None
         self.callbacks = list(callbacks)
+        self.identity = identity
         self.start_epoch, self.rows = 0, []
         # this epoch's (model variables, optimizer variables) as arrays, when whoever trains
         # the model holds them already (a packed run): the checkpoint writes them
@@ -113,8 +118,12 @@ class EpochLoop:
         if name != f"epoch_{epoch:04d}.npz" or not 0 < epoch <= self.epochs:
             raise CheckpointError(f"{self.state_path} names {name} at epoch {epoch}, which "
                                   f"does not fit a run of {self.epochs} epochs" + fix)
+        differs = (identity_mismatch(self.identity, state.get("identity"))
+                   if self.identity is not None else None)
+        if differs:
+            raise CheckpointError(f"{self.state_path} is not this run's: {differs}" + fix)
         try:
-            checkpoint.load(self.checkpoint_dir / name, self.model)
+            checkpoint.load(self.checkpoint_dir / name, self.model, self.identity)
         except CheckpointError as err:
             raise CheckpointError(f"{err}" + fix) from None
         if self.plateau is not None and state.get("plateau"):
@@ -188,9 +197,11 @@ class EpochLoop:
         ``keep_checkpoints`` removed."""
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         name = f"epoch_{epoch:04d}.npz"
-        checkpoint.save(self.checkpoint_dir / name, self.model, self.snapshot)
+        checkpoint.save(self.checkpoint_dir / name, self.model, self.snapshot, self.identity)
         state = {"epoch": epoch, "checkpoint": name,
                  "plateau": self.plateau.state() if self.plateau else None}
+        if self.identity is not None:
+            state["identity"] = self.identity
         atomic_write_json(self.state_path, state)
         checkpoint.prune(self.checkpoint_dir, self.keep)
 
