@@ -56,6 +56,15 @@ def _prefetch(claim: Claim, runs, wanted) -> None:
                                  for o in _seed_runs(claim, arm, rate, seed)])
 
 
+def _stage(runs, name: str) -> None:
+    """Tell ``runs`` which stage of the protocol its next runs belong to (``tuning``,
+    ``final``, ``control``), when it wants to know (the progress of ``python -m
+    experiments.claims``)."""
+    hook = getattr(runs, "stage", None)
+    if hook is not None:
+        hook(name)
+
+
 def seed_value(claim: Claim, arm: Arm, runs, rate: float, seed: int, stage: str):
     """The statistic of one seed of ``arm`` at ``rate`` (trains or reads its runs): the
     claim's own, or when tuning, the one it is tuned on."""
@@ -75,6 +84,7 @@ def tune_arm(claim: Claim, arm: Arm, runs) -> tuple[float, TuningResult | None, 
     center = runs.default_rate(claim.preset, arm.overrides, key)
     if claim.tuning is None:
         return center, None, arm
+    _stage(runs, "tuning")
 
     def tuned(variant: Arm) -> TuningResult:
         def evaluate(rate):
@@ -128,6 +138,7 @@ def evaluate(claim: Claim, runs) -> ClaimResult:
     for name, arm in (("a", claim.a), ("b", claim.b)):
         tuned[name] = tune_arm(claim, arm, runs)
         tuned_arms[name] = tuned[name][2]
+    _stage(runs, "final")
     _prefetch(claim, runs, [(tuned_arms[n], tuned[n][0], s) for n in ("a", "b")
                             for s in claim.final_seeds]
               + [(tuned_arms["a"], tuned["a"][0], s) for s in claim.control_seeds])
@@ -140,6 +151,7 @@ def evaluate(claim: Claim, runs) -> ClaimResult:
             metrics.append(_test_metrics(got))
             behind.append(got)
         arms[name] = ArmResult(arm.label, rate, tuning, values, metrics, behind)
+    _stage(runs, "control")
     control = [seed_value(claim, tuned_arms["a"], runs, arms["a"].rate, s, "final")[0]
                for s in claim.control_seeds]
     return ClaimResult(claim, arms["a"], arms["b"], control,
@@ -155,9 +167,37 @@ def train_arm(claim: Claim, name: str, runs) -> None:
     runs = source(claim, runs)
     rate, _, arm = tune_arm(claim, claim.a if name == "a" else claim.b, runs)
     seeds = [*claim.final_seeds, *(claim.control_seeds if name == "a" else ())]
+    _stage(runs, "final")
     _prefetch(claim, runs, [(arm, rate, s) for s in seeds])
     for seed in seeds:
+        if name == "a" and seed == claim.control_seeds[0]:
+            _stage(runs, "control")
         seed_value(claim, arm, runs, rate, seed, "final")
+
+
+STAGES = ("tuning", "final", "control")
+
+
+def stage_runs(claim: Claim, arm: str | None = None) -> dict:
+    """The runs each stage of ``claim`` asks for (of one arm, ``"a"`` or ``"b"``, or of
+    both): stage -> count. Tuning counts the initial grid (every variant's, on the tuning
+    seeds); a grid that grows at an edge adds two runs (one per tuning seed) per rate. A
+    claim whose runs are optimizer paths on a closed-form surface (``source: ravine``)
+    trains no network: no runs."""
+    if claim.source != "train":
+        return dict.fromkeys(STAGES, 0)
+    counts = dict.fromkeys(STAGES, 0)
+    for name, arm_ in (("a", claim.a), ("b", claim.b)):
+        if arm is not None and name != arm:
+            continue
+        per_seed = len(arm_.run_overrides())
+        if claim.tuning is not None:
+            variants = max(1, len(claim.tuning.variants))
+            counts["tuning"] += claim.tuning.points * len(TUNING_SEEDS) * variants * per_seed
+        counts["final"] += claim.seeds * per_seed
+        if name == "a":
+            counts["control"] += claim.seeds * per_seed
+    return counts
 
 
 def judge(results: list[ClaimResult]) -> list[ClaimResult]:

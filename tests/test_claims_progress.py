@@ -1,0 +1,139 @@
+"""``python -m experiments.claims`` says what it is doing: stage, runs done of planned and an
+ETA, per claim and overall, and ``--plan`` prints the runs and an estimate without training.
+The runs come from a stand-in for ``Runs`` (nothing trains), whose own record of what was
+asked for is the reference the progress output is checked against."""
+
+import io
+import math
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from experiments.claims.protocol import TUNING_SEEDS
+from experiments.claims.runs import Run
+
+BEST = 0.01  # the fake loss surface's best rate; also every arm's default rate
+
+
+class FakeRuns:
+    """Runs of the claim ``adam_vs_sgd`` (mean validation loss) without training: the
+    validation loss is lowest at ``BEST``, so each arm's two-point grid grows by one rate.
+    A tuning run at the grid's low end and the first final run warn at chance level, as
+    the pipeline does (on stderr)."""
+
+    asked: list = []
+
+    def __init__(self, results_dir, execute=False, verbose=False, extra=(), pack=False):
+        self.execute, self.trained = execute, 0
+        FakeRuns.asked = []
+
+    def default_rate(self, preset, overrides, key):
+        return BEST
+
+    def get(self, preset, overrides):
+        values = dict(o.split("=", 1) for o in overrides if "=" in o)
+        rate, seed = float(values["optimizer.learning_rate"]), int(values["seed"])
+        if (preset, tuple(overrides)) not in {(p, tuple(o)) for p, o in FakeRuns.asked}:
+            FakeRuns.asked.append((preset, list(overrides)))
+            self.trained += 1
+            if rate < BEST / 2 or (seed == 0 and "optimizer=adam" in overrides):
+                print(f"warning: run{len(FakeRuns.asked)}: validation accuracy 0.100 is at "
+                      "chance level (0.100 for 10 classes)", file=sys.stderr, flush=True)
+        run = Run(Path("unused"), {"status": "completed", "metrics": {}})
+        loss = 0.1 + math.log10(rate / BEST) ** 2 + 0.01 * seed
+        run.__dict__["history"] = pd.DataFrame({"epoch": [1, 2], "val_loss": [loss, loss]})
+        return run
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    from experiments import tf_startup
+    from experiments.claims import runs
+
+    monkeypatch.setattr(runs, "Runs", FakeRuns)
+    monkeypatch.setattr(tf_startup, "start_tensorflow", lambda: None)
+    monkeypatch.delenv("DLKIT_PROGRESS", raising=False)
+    return ["adam_vs_sgd", "--seeds", "2", "--points", "2", "--no-report"]
+
+
+def _stage(run_overrides) -> str:
+    seed = int(dict(o.split("=", 1) for o in run_overrides if "=" in o)["seed"])
+    return "tuning" if seed in TUNING_SEEDS else "final" if seed < 2 else "control"
+
+
+def test_progress_lines_name_the_stage_and_count_runs_against_the_plan(fake, tmp_path,
+                                                                       capsys):
+    """Off a terminal: one line per stage change with the claim's runs done/planned in that
+    stage and all claims' done/total; the totals match the runs the protocol asked for
+    (the planned tuning grid, 2 rates x 2 tuning seeds x 2 arms, grew by one rate per arm).
+    Chance-level warnings of tuning runs are held back and counted; a final run's shows."""
+    from experiments.claims.__main__ import main
+
+    assert main([*fake, "--results", str(tmp_path)]) == 0
+    asked = [_stage(o) for _, o in FakeRuns.asked]
+    counts = {s: asked.count(s) for s in ("tuning", "final", "control")}
+    assert counts == {"tuning": 12, "final": 4, "control": 2}
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("[claims] 1/1 adam_vs_sgd")]
+    assert [line.split(";")[0] for line in lines] == [
+        "[claims] 1/1 adam_vs_sgd: tuning, 0/8 runs",  # as planned: the grid grows later
+        "[claims] 1/1 adam_vs_sgd: final, 0/4 runs",
+        "[claims] 1/1 adam_vs_sgd: control, 0/2 runs",
+        "[claims] 1/1 adam_vs_sgd: done, 18 runs"]
+    assert "all claims 0/14 runs" in lines[0] and "ETA unknown" in lines[0]
+    assert "all claims 12/18 runs" in lines[1] and "ETA ~" in lines[1]
+    assert "all claims 16/18 runs" in lines[2]
+    assert lines[3].endswith("all claims 18/18 runs, ETA ~0s")
+    # the rate below the best on both arms' grids, two tuning seeds each: held back
+    assert "note: adam_vs_sgd: 4 tuning run(s) ended at chance level" in err
+    assert err.count("at chance level (0.100") == 1  # the final run's warning
+
+
+def test_progress_on_a_terminal_draws_bars(fake, tmp_path, monkeypatch):
+    from experiments.claims.__main__ import main
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main([*fake, "--results", str(tmp_path)]) == 0
+    shown = terminal.getvalue()
+    assert "adam_vs_sgd: tuning" in shown and "adam_vs_sgd: control" in shown
+    assert "claims: 100%" in shown and "18/18" in shown
+    assert "[claims] 1/1" not in shown  # bars, not lines
+
+
+def test_plan_prints_runs_per_stage_and_an_estimate_and_trains_nothing(tmp_path, monkeypatch,
+                                                                       capsys):
+    """``--plan``: the runs per claim and stage (2 points x 2 tuning seeds per arm, 2 final
+    seeds per arm, 2 control seeds), an estimate that grows linearly with the epochs, said
+    to be an estimate; no run trained, no folder made."""
+    from experiments import pipeline
+    from experiments.claims.__main__ import main
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("--plan trained a run")
+
+    monkeypatch.setattr(pipeline, "execute", no_training)
+    results = tmp_path / "results"
+
+    def planned(epochs):
+        assert main(["adam_vs_sgd", "--plan", "--seeds", "2", "--points", "2",
+                     "--results", str(results), "--override", f"trainer.epochs={epochs}"]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert out[0].split() == ["claim", "preset", "tuning", "final", "control", "runs",
+                                  "estimate"]
+        assert out[1].split()[:6] == ["adam_vs_sgd", "optimizers", "8", "4", "2", "14"]
+        assert out[2].startswith("total: 14 runs, about ") and "(an estimate" in out[2]
+        return pd.Timedelta(out[1].split()[6]).total_seconds()
+
+    from experiments.claims.__main__ import RUN_S
+
+    one, two, three = planned(1), planned(2), planned(3)
+    assert one >= 14 * RUN_S  # each run's fixed cost, then each epoch's: linear in epochs
+    assert two - one > 0 and three - two == pytest.approx(two - one, abs=2.0)
+    assert not results.exists()
