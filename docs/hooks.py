@@ -40,6 +40,7 @@ GROUP_ORDER = ("dataset", "model", "loss", "activation", "optimizer", "schedule"
 
 
 REFERENCE = ROOT / "results" / "reference"
+_NUMERIC = re.compile(r"^[-+]?[\d.,]+(e[-+]?\d+)?\s*(x|%|s|ms|us)?$|^-$|^unavailable$")
 _SUMMARY = re.compile(r"<!-- dlkit:summary (\w+) -->")
 
 
@@ -87,6 +88,11 @@ def summary_markdown(path: Path) -> str:
 
 def _cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _prose(text) -> str:
+    """A comment as table text: ``<model>`` is shown, not taken for HTML."""
+    return _cell(text).replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _comments(path: Path) -> tuple[str, dict]:
@@ -144,7 +150,7 @@ def _keys_cell(data: dict, comments: dict, skip=("defaults",)) -> str:
             continue
         text = f"`{key}: {_cell(_value(value))}`"
         if comments.get(key):
-            text += f" ({_cell(comments[key])})"
+            text += f" ({_prose(comments[key])})"
         parts.append(text)
     return "<br>".join(parts) or "(no keys)"
 
@@ -157,7 +163,7 @@ def _preset_row(option: str, data: dict, description: str) -> str:
     choices = [d for d in data.get("defaults") or [] if isinstance(d, dict)]
     picks = ", ".join(f"`{k.removeprefix('override /')}={v}`" for d in choices
                       for k, v in d.items()) or "(the defaults)"
-    return (f"| `{option}` | {_cell(description)} | {picks} | {sweep_text} | "
+    return (f"| `{option}` | {_prose(description)} | {picks} | {sweep_text} | "
             f"{claims_text} |")
 
 
@@ -173,7 +179,7 @@ def configuration_markdown(conf: Path) -> str:
         if key in ("defaults", "hydra"):
             continue
         out.append(f"| `{key}` | `{_cell(_value(value))}` | "
-                   f"{_cell(top_comments.get(key, ''))} |")
+                   f"{_prose(top_comments.get(key, ''))} |")
     defaults = [d for d in top.get("defaults", []) if isinstance(d, dict)]
     chosen = {k: v for d in defaults for k, v in d.items() if not k.startswith("override")}
     out.append("")
@@ -195,7 +201,8 @@ def configuration_markdown(conf: Path) -> str:
         elif len(options) == 1:
             (option, path), = options.items()
             description = _comments(path)[0]
-            out += [f"One option, `{option}`" + (f": {description}" if description else "."),
+            out += [f"One option, `{option}`" + (f": {_prose(description)}" if description
+                                                 else "."),
                     "", "| key | default | meaning |", "| --- | --- | --- |"]
         else:
             out += ["| option | what it is | keys (defaults) |", "| --- | --- | --- |"]
@@ -208,9 +215,9 @@ def configuration_markdown(conf: Path) -> str:
                 for key, value in data.items():
                     if key != "defaults":
                         out.append(f"| `{key}` | `{_cell(_value(value))}` | "
-                                   f"{_cell(comments.get(key, ''))} |")
+                                   f"{_prose(comments.get(key, ''))} |")
             else:
-                out.append(f"| `{option}` | {_cell(description)} | "
+                out.append(f"| `{option}` | {_prose(description)} | "
                            f"{_keys_cell(data, comments)} |")
         out.append("")
     return "\n".join(out)
@@ -294,7 +301,9 @@ def _section_markdown(section: dict) -> list[str]:
         if not any(columns):
             columns = ["", *["value"] * (width - 1)]
         out += ["| " + " | ".join(_cell(c) for c in columns) + " |",
-                "| " + " | ".join("---" if i == 0 else "---:" for i in range(width)) + " |"]
+                "| " + " | ".join("---:" if i and all(
+                    len(r) <= i or _NUMERIC.match(r[i]) for r in rows) else "---"
+                    for i in range(width)) + " |"]
         for row in rows:
             if len(row) == 1:  # a group of rows ("## mlp, digits, 30 epochs")
                 out.append(f"| **{_cell(row[0])}** |" + " |" * (width - 1))
