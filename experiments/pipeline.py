@@ -129,7 +129,9 @@ def check(cfg: dict) -> None:
                            "not a training run; run them with python -m experiments.claims")
     trainer = cfg["trainer"]
     _known_keys(cfg)
-    _check_name(cfg)
+    problem = spec.values_problem(cfg)
+    if problem:
+        raise RunSpecError(problem)
     for key in BOOL_KEYS:
         if not isinstance(trainer.get(key, False), bool):
             raise RunSpecError(f"trainer.{key}={trainer[key]!r} is not accepted: use true or "
@@ -160,9 +162,6 @@ def check(cfg: dict) -> None:
         if isinstance(batch, bool) or not isinstance(batch, int) or batch <= 0:
             raise RunSpecError(f"trainer.batch_size={batch!r} is not accepted: it must be "
                                f"{ACCEPTED_BATCH}")
-    seed = cfg.get("seed")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise RunSpecError(f"seed={seed!r} is not accepted: it must be a non-negative int")
     _constructor_arguments(cfg)
     dataset = cfg["dataset"]["name"]
     task = data.task_of(dataset) if dataset in data.REGISTRY else None
@@ -223,22 +222,10 @@ def _known_keys(cfg: dict) -> None:
                                f"settings: {', '.join(sorted(known - {'source'}))}"
                                + spec.did_you_mean(key, known))
     for group in ("trainer", "schedule", "activation"):
-        known = spec.group_keys(group)
         for key in cfg.get(group) or {}:
-            if key not in known:
-                what = ("is not a trainer setting; the trainer has" if group == "trainer"
-                        else f"is not a setting of {group}; its options have")
-                raise RunSpecError(f"{group}.{key} {what} {', '.join(sorted(known))}"
-                                   + spec.did_you_mean(key, known))
-
-
-def _check_name(cfg: dict) -> None:
-    """``name`` is one folder inside ``results_dir``."""
-    name = cfg.get("name")
-    if not isinstance(name, str) or not name.strip() or name in (".", "..") or \
-            "/" in name or "\\" in name:
-        raise RunSpecError(f"name={name!r} is not accepted: it must be a plain folder name "
-                           "inside results_dir (no '/', not empty, not '.' or '..')")
+            problem = spec.unknown_key(group, key)
+            if problem:
+                raise RunSpecError(problem)
 
 
 def loss_pairing(loss_cfg: dict, task: str) -> tuple[str, str]:
@@ -370,7 +357,7 @@ def prepare(cfg: dict, run_dir: Path, callbacks=(), identity: dict | None = None
     or a damaged checkpoint is ``RunSpecError`` (bad input); anything else is a bug or a
     failing run and propagates as it is.
     """
-    from dlkit import data, schedules
+    from dlkit import schedules
     from dlkit.errors import ConfigError
     from dlkit.training.loop import CheckpointError, EpochLoop
     from experiments import devices
@@ -379,8 +366,7 @@ def prepare(cfg: dict, run_dir: Path, callbacks=(), identity: dict | None = None
     try:
         devices.configure(trainer)
         _determinism(cfg)
-        dataset = data.load(cfg["dataset"]["name"], seed=cfg["seed"],
-                            **arguments("dataset", cfg["dataset"]))
+        dataset = _load(cfg)
         with devices.distribution(trainer):
             model = build(cfg, dataset)
     except ConfigError as err:
@@ -401,6 +387,55 @@ def prepare(cfg: dict, run_dir: Path, callbacks=(), identity: dict | None = None
         except CheckpointError as err:
             raise RunSpecError(str(err)) from None
     return dataset, ys, loop
+
+
+def _load(cfg: dict):
+    """The run's dataset, checked for what would make a run that trains but means nothing.
+    A split the settings leave too small for scikit-learn's splitting (its ``ValueError``)
+    is the user's mistake: one line."""
+    from dlkit import data
+    from dlkit.errors import ConfigError
+
+    settings = arguments("dataset", cfg["dataset"])
+    try:
+        dataset = data.load(cfg["dataset"]["name"], seed=cfg["seed"], **settings)
+    except ConfigError:
+        raise
+    except ValueError as err:
+        frames = traceback.extract_tb(err.__traceback__)
+        if not frames or "sklearn" not in frames[-1].filename:
+            raise
+        shown = ", ".join(f"dataset.{k}={v}" for k, v in settings.items()
+                          if k in ("subset", "val_fraction", "test_fraction") and v is not None)
+        raise RunSpecError(f"dataset={cfg['dataset']['name']}{' with ' + shown if shown else ''}"
+                           f" cannot be split into train, validation and test sets ({err}); "
+                           "use a larger dataset.subset or larger fractions") from None
+    _check_splits(dataset, cfg)
+    return dataset
+
+
+def _check_splits(dataset, cfg: dict) -> None:
+    """Every split holds examples of the training set's shape, and a classification
+    dataset has at least two classes to tell apart (one class trains to 100% accuracy)."""
+    import numpy as np
+
+    where = (f"dataset.path {cfg['dataset']['path']!r}" if cfg["dataset"].get("path")
+             else f"dataset={dataset.name}")
+    splits = {"train": (dataset.x_train, dataset.y_train), "val": (dataset.x_val, dataset.y_val),
+              "test": (dataset.x_test, dataset.y_test)}
+    for split, (x, _) in splits.items():
+        if len(x) == 0:
+            raise RunSpecError(f"{where}: the {split} split is empty; use a larger "
+                               "dataset.subset or larger fractions")
+        if x.shape[1:] != dataset.x_train.shape[1:]:
+            raise RunSpecError(f"{where}: x_{split} holds examples of shape {x.shape[1:]}, "
+                               f"the training set {dataset.x_train.shape[1:]}; every split "
+                               "needs the same shape")
+    if dataset.task == "classification":
+        classes = np.unique(dataset.y_train)
+        if len(classes) < 2:
+            raise RunSpecError(f"{where}: the training set holds one class "
+                               f"({classes.tolist()}); classification needs at least two")
 
 
 def _test_fault() -> list:
@@ -487,24 +522,57 @@ def _previous(result_path: Path, identity: dict) -> dict | None:
     return previous
 
 
+def _make_folder(run_dir: Path) -> list[Path]:
+    """Make the run folder; return the folders made here (deepest last). A folder that
+    cannot be made is bad input (one line), not a traceback."""
+    made, folder = [], run_dir
+    while not folder.exists() and folder != folder.parent:
+        made.insert(0, folder)
+        folder = folder.parent
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise RunSpecError(f"results_dir: the run folder {run_dir} cannot be made "
+                           f"({err.strerror or err}); give a results_dir you can write") from None
+    return made
+
+
+def _remove_made(made: list[Path]) -> None:
+    """Undo ``_make_folder`` for a refused run: its folders go if they hold nothing but the
+    lock file (a folder another process has put files in stays)."""
+    for folder in reversed(made):
+        (folder / ".lock").unlink(missing_ok=True)
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
 @contextmanager
 def run_lock(run_dir: Path):
-    """One process at a time per run folder: a second sweep on the same results folder waits
-    here, then finds the run finished and skips it (no run trained twice, no TensorBoard
-    step written twice)."""
-    import fcntl
+    """One process at a time per run folder (``filelock``, an OS lock on ``.lock`` in the
+    folder): a second sweep on the same results folder waits here, then finds the run
+    finished and skips it (no run trained twice, no TensorBoard step written twice). A run
+    refused as bad input after its folder was made here leaves no folder behind."""
+    from filelock import FileLock, Timeout
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with open(run_dir / ".lock", "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"waiting for {run_dir}: another process is training it", flush=True)
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    made = _make_folder(run_dir)
+    lock = FileLock(run_dir / ".lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        print(f"waiting for {run_dir}: another process is training it", flush=True)
+        lock.acquire()
+    refused = False
+    try:
+        yield
+    except RunSpecError:
+        refused = True
+        raise
+    finally:
+        lock.release()
+        if refused and made:
+            _remove_made(made)
 
 
 def execute(cfg: dict, verbose: bool = True, overrides=(), callbacks=()) -> dict:

@@ -43,7 +43,6 @@ def _prepare_backend():
         from experiments.devices import hide_gpus
 
         hide_gpus()
-    start_tensorflow()
 
 
 def _select_backend(cfg: DictConfig) -> None:
@@ -77,6 +76,21 @@ def _pin_worker_gpu() -> None:
         assign_worker_gpu(hydra_cfg.job.num)
 
 
+def _refused(message: str) -> None:
+    """Bad input: one line; exit status 2 for a single run, while a sweep runs its other
+    jobs and ``experiments.sweep_hooks`` lists the refused ones at its end (exit status 2)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode.name == "RUN":
+        raise SystemExit(2)
+    from experiments.sweep_hooks import reject
+
+    reject(hydra_cfg.sweep.dir, hydra_cfg.job.num, hydra_cfg.overrides.task, message)
+    return None
+
+
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
     _select_backend(cfg)
@@ -87,23 +101,19 @@ def main(cfg: DictConfig) -> float | None:
     from experiments.sweep_hooks import label_overrides
 
     config = OmegaConf.to_container(cfg, resolve=True)
+    from experiments.spec import values_problem
+
+    problem = values_problem(config)  # before the backend starts: answered in moments
+    if problem:
+        return _refused(problem)
+    start_tensorflow()
     try:
         result = execute(config, verbose=bool(config["trainer"]["verbose"]),
                          overrides=label_overrides(
                              list(HydraConfig.get().overrides.task),
                              HydraConfig.get().mode.name == "MULTIRUN"))
     except RunSpecError as err:
-        print(f"error: {err}", file=sys.stderr, flush=True)
-        from hydra.core.hydra_config import HydraConfig
-
-        hydra_cfg = HydraConfig.get()
-        if hydra_cfg.mode.name == "RUN":
-            raise SystemExit(2) from None
-        from experiments.sweep_hooks import reject
-
-        # a sweep runs every job; experiments.sweep_hooks lists the rejected ones at the end
-        reject(hydra_cfg.sweep.dir, hydra_cfg.job.num, hydra_cfg.overrides.task, str(err))
-        return None
+        return _refused(str(err))
     except RunFailed as err:
         print(f"error: {err}", file=sys.stderr, flush=True)
         from hydra.core.hydra_config import HydraConfig

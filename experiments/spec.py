@@ -6,6 +6,9 @@ silently ignores the key. Light on purpose: no Keras, no TensorFlow."""
 from __future__ import annotations
 
 import difflib
+import hashlib
+import os
+import tempfile
 from functools import cache, lru_cache
 from pathlib import Path
 
@@ -51,6 +54,88 @@ def did_you_mean(word, known) -> str:
     return f"; did you mean {close[0]}?" if close else ""
 
 
+def unknown_key(group: str, key: str) -> str | None:
+    """The line for ``<group>.<key>`` when no option of the config group has that key."""
+    known = group_keys(group)
+    if key in known:
+        return None
+    what = ("is not a trainer setting; the trainer has" if group == "trainer"
+            else f"is not a setting of {group}; its options have")
+    return f"{group}.{key} {what} {', '.join(sorted(known))}" + did_you_mean(key, known)
+
+
+# A folder name's limit on the common file systems (ext4, XFS, APFS, NTFS): 255 bytes
+NAME_BYTES = 255
+# numpy's and Keras's seeding take a 32-bit unsigned int
+SEED_MAX = 2**32 - 1
+
+
+def name_problem(name) -> str | None:
+    """``name`` is one folder inside ``results_dir``."""
+    if not isinstance(name, str) or not name.strip() or name in (".", "..") or \
+            "/" in name or "\\" in name or "\0" in name:
+        return (f"name={name!r} is not accepted: it must be a plain folder name inside "
+                "results_dir (no '/', not empty, not '.' or '..')")
+    if len(name.encode("utf-8")) > NAME_BYTES:
+        return (f"name={name[:40]!r}... ({len(name.encode('utf-8'))} bytes) is not accepted: "
+                f"a folder name has at most {NAME_BYTES} bytes")
+    return None
+
+
+def results_dir_problem(path) -> str | None:
+    """``results_dir`` can hold run folders: it is a folder or can be made one, and this
+    process can write there (tried with a temporary folder, removed at once, in the nearest
+    folder that exists, so nothing is left behind)."""
+    if not isinstance(path, str) or not path.strip():
+        return f"results_dir={path!r} is not accepted: give a folder path"
+    folder = Path(path).expanduser().absolute()
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return (f"results_dir={path!r} is not accepted: {existing} is a file, not a folder")
+    try:
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise PermissionError(13, "Permission denied")
+        os.rmdir(tempfile.mkdtemp(prefix=".dlkit-probe-", dir=existing))
+    except OSError as err:
+        where = "it" if existing == folder else f"{existing}, where it would be made,"
+        return (f"results_dir={path!r} is not accepted: {where} cannot be written "
+                f"({err.strerror or err}); give a folder you can write")
+    return None
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def values_problem(cfg: dict) -> str | None:
+    """The first value of a composed configuration that cannot run, found without the
+    backend or the data (so a mistake is answered before TensorFlow starts): the seed, the
+    run's folder (``name``, ``results_dir``) and the types of the dataset's size settings.
+    Checks that need the data (a split left empty) come when it is loaded."""
+    seed = cfg.get("seed")
+    if not _is_int(seed) or not 0 <= seed <= SEED_MAX:
+        return f"seed={seed!r} is not accepted: it must be an int from 0 to {SEED_MAX}"
+    problem = name_problem(cfg.get("name"))
+    if problem:
+        return problem
+    dataset = cfg.get("dataset") or {}
+    subset = dataset.get("subset")
+    if subset is not None and (not _is_int(subset) or subset <= 0):
+        return (f"dataset.subset={subset!r} is not accepted: it must be a positive int (a "
+                "number of examples) or null (all)")
+    for key in ("val_fraction", "test_fraction"):
+        value = dataset.get(key)
+        if value is not None and (not _is_number(value) or not 0 < value < 1):
+            return f"dataset.{key}={value!r} is not accepted: it must be a number in (0, 1)"
+    return results_dir_problem(cfg.get("results_dir"))
+
+
 def precheck(argv) -> str | None:
     """The first problem among ``key=value`` overrides as one line, or None."""
     options = groups()
@@ -67,6 +152,17 @@ def precheck(argv) -> str | None:
             return (f"{bare} is not a setting of the suite; groups: {', '.join(options)}; "
                     f"top-level keys: {', '.join(sorted(top_keys() - set(options) - {'hydra'}))}"
                     + did_you_mean(head, known))
+        parts = bare.split(".")
+        if key == bare and len(parts) > 1 and head in options and head != "experiment":
+            problem = unknown_key(head, parts[1])  # without '+', Hydra's advice is to add one
+            if problem:
+                return problem
+        if key == bare and bare in ("name", "results_dir") and "${" not in value:
+            for choice in value.split(",") if bare == "name" else [value]:
+                problem = (name_problem(choice.strip()) if bare == "name"
+                           else results_dir_problem(choice))
+                if problem:
+                    return problem
         if bare in options:
             for choice in value.split(","):
                 choice = choice.strip()
@@ -129,4 +225,22 @@ def label(overrides, cfg: dict) -> str:
     kept = [o.lstrip("+~") for o in overrides or ()
             if o.lstrip("+~").split("=")[0] not in skip
             and not o.lstrip("+~").startswith("hydra")]
-    return " ".join(kept) or run_name(cfg)
+    return short_label(" ".join(kept) or run_name(cfg))
+
+
+# A label names a TensorBoard folder, which may get `` #<hash>`` appended (a label two runs
+# share): kept well under a folder name's ``NAME_BYTES``
+LABEL_BYTES = 200
+
+
+def short_label(label: str, limit: int = LABEL_BYTES) -> str:
+    """``label`` as it is when it fits in ``limit`` bytes; otherwise its readable start and
+    a hash of the whole, so two long labels that share their start stay distinct and the
+    same label always gives the same name."""
+    raw = label.encode("utf-8")
+    if len(raw) <= limit:
+        return label
+    digest = hashlib.sha256(raw).hexdigest()[:10]
+    tail = f" … {digest}"
+    head = raw[:limit - len(tail.encode("utf-8"))].decode("utf-8", "ignore").rstrip()
+    return head + tail

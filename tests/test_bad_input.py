@@ -61,3 +61,91 @@ def test_bad_input_is_a_clear_value_error(what, call, message, tmp_path):
     with pytest.raises(ValueError, match=message):
         call(tmp_path)
 
+
+
+# ---- the run's own settings and files: refused in one line, before training, leaving nothing
+
+def _npz(tmp_path, name, **changes):
+    good = {"x_train": np.zeros((40, 8, 8), "uint8"), "y_train": np.arange(40) % 2,
+            "x_test": np.zeros((10, 8, 8), "uint8"), "y_test": np.arange(10) % 2}
+    path = tmp_path / f"{name}.npz"
+    np.savez(path, **({} if changes.get("empty") else {**good, **changes}))
+    return ["dataset=mnist", f"dataset.path={path}"]
+
+
+RUN_CASES = [
+    ("seed too large", lambda t: ["seed=4294967296"], "seed=4294967296 is not accepted: it "
+     "must be an int from 0 to 4294967295"),
+    ("subset not a number", lambda t: ["dataset.subset=abc"], "dataset.subset='abc' is not "
+     "accepted: it must be a positive int"),
+    ("subset too small to split", lambda t: ["dataset.subset=5"], "dataset=digits with "
+     "dataset.subset=5"),
+    ("fraction not a number", lambda t: ["dataset.val_fraction=abc"],
+     "dataset.val_fraction='abc' is not accepted: it must be a number in (0, 1)"),
+    ("empty test split", lambda t: ["dataset.test_fraction=0.0001"],
+     "dataset.test_fraction=0.0001 cannot be split into train, validation and test sets"),
+    ("empty npz", lambda t: _npz(t, "empty", empty=True), "lacks arrays"),
+    ("test images of another shape", lambda t: _npz(t, "shape", x_test=np.zeros((10, 9, 9))),
+     "x_test holds examples of shape (9, 9, 1), the training set (8, 8, 1)"),
+    ("one class", lambda t: _npz(t, "one", y_train=np.zeros(40, "int64")),
+     "the training set holds one class ([0]); classification needs at least two"),
+    ("300-character name", lambda t: ["name=" + "n" * 300], "(300 bytes) is not accepted: a "
+     "folder name has at most 255 bytes"),
+]
+
+
+@pytest.mark.parametrize("what,overrides,message", RUN_CASES, ids=[c[0] for c in RUN_CASES])
+def test_a_bad_run_setting_is_one_line_and_leaves_nothing(tmp_path, what, overrides, message):
+    from experiments.pipeline import RunSpecError, execute
+    from tests.test_spec import config
+
+    out = tmp_path / "out"
+    cfg = config(out, "trainer.epochs=1", "trainer.verbose=false", *overrides(tmp_path))
+    with pytest.raises(RunSpecError) as info:
+        execute(cfg, verbose=False)
+    assert message in str(info.value) and "\n" not in str(info.value)
+    assert not out.exists()  # no run folder, not even one holding only its lock
+
+
+def test_a_results_dir_that_cannot_be_made_is_one_line(tmp_path):
+    from experiments.pipeline import RunSpecError, execute
+    from tests.test_spec import config
+
+    with pytest.raises(RunSpecError, match=r"results_dir='/proc/x' is not accepted: /proc, "
+                                           r"where it would be made, cannot be written"):
+        execute(config("/proc/x"), verbose=False)
+
+
+def test_a_read_only_results_dir_is_one_line(tmp_path, monkeypatch):
+    """Simulated (a root user may write to a read-only folder): the folder refuses writes."""
+    import os
+
+    from experiments.pipeline import RunSpecError, execute
+    from tests.test_spec import config
+
+    out = tmp_path / "read-only"
+    out.mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if str(p) == str(out)
+                        else real(p, mode, **kw))
+    with pytest.raises(RunSpecError, match=r"results_dir='.*read-only' is not accepted: it "
+                                           r"cannot be written \(Permission denied\)"):
+        execute(config(out), verbose=False)
+    assert not list(out.iterdir())
+
+
+def test_a_run_folder_that_cannot_be_made_is_one_line(tmp_path, monkeypatch):
+    """The check passed, then the folder could not be made (a full or lost disk): one line,
+    not a traceback."""
+    from pathlib import Path
+
+    from experiments.pipeline import RunSpecError, execute
+    from tests.test_spec import config
+
+    def refuse(self, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    cfg = config(tmp_path / "out")
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    with pytest.raises(RunSpecError, match=r"the run folder .* cannot be made \(No space left"):
+        execute(cfg, verbose=False)

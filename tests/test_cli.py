@@ -148,3 +148,34 @@ def test_two_sweeps_on_one_folder_each_report_their_own_jobs(tmp_path, capsys, m
     assert "mlp_s1_abc" not in err
     third.on_multirun_end(cfg)  # nothing refused or failed: no exit
     assert not (tmp_path / ".sweeps").exists()
+
+
+@pytest.mark.parametrize("override, message", [
+    ("trainer.epocs=3", "trainer.epocs is not a trainer setting; the trainer has "),
+    ("name=../../x", "name='../../x' is not accepted"),
+    ("seed=4294967296", "seed=4294967296 is not accepted"),
+    ("dataset.val_fraction=abc", "dataset.val_fraction='abc' is not accepted"),
+])
+def test_a_value_error_is_answered_before_tensorflow_starts(tmp_path, override, message):
+    """One line and exit status 2, with no folder made anywhere (Hydra's run folder
+    included), and before TensorFlow is imported: a stand-in ``tensorflow`` package that
+    stops the process on import is never reached."""
+    fake = tmp_path / "fake"
+    (fake / "tensorflow").mkdir(parents=True)
+    (fake / "tensorflow" / "__init__.py").write_text(
+        "import sys\nsys.stderr.write('TENSORFLOW IMPORTED\\n')\nraise SystemExit(3)\n")
+    cwd = tmp_path / "a" / "b"
+    cwd.mkdir(parents=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(fake), str(ROOT)])}
+    proc = subprocess.run([sys.executable, "-m", "experiments.run", override,
+                           "results_dir=out"], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "TENSORFLOW IMPORTED" not in proc.stderr
+    lines = (proc.stdout + proc.stderr).strip().splitlines()
+    assert len(lines) == 1 and message in lines[0]
+    if override.startswith("trainer.epocs"):
+        assert lines[0].endswith("did you mean epochs?")
+    made = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")
+                  if "fake" not in p.parts)
+    assert made == ["a", "a/b"]

@@ -2,6 +2,8 @@
 bad value and what is accepted, and leaves no result.json (the exit codes are checked in
 subprocesses in test_cli.py)."""
 
+from pathlib import Path
+
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
@@ -20,7 +22,7 @@ def config(tmp_path, *overrides):
     (["trainer.epochs=0"], "trainer.epochs=0 is not accepted: it must be a positive int"),
     (["trainer.batch_size=-3"], "trainer.batch_size=-3 is not accepted"),
     (["trainer.batch_size=abc"], "trainer.batch_size='abc' is not accepted"),
-    (["loss=mae"], "datasets that fit: diabetes, adding"),
+    (["loss=mae"], "datasets that fit: adding, diabetes"),
     (["model=lenet5"], "dataset.image_size=32"),
     (["optimizer.learning_rate=-1"], "learning_rate must be a positive"),
     (["dataset=mnist", "dataset.path=/nonexistent/mnist.npz"], "does not exist"),
@@ -138,3 +140,54 @@ def test_load_model_registers_dlkit_classes(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out[-2:] == ["dlkit.optimizers", str(model.count_params())]
+
+
+def test_a_long_label_is_shortened_readably_uniquely_and_always_the_same():
+    from experiments.spec import LABEL_BYTES, label
+
+    many = [f"+model.option_{i}=value_{i}" for i in range(40)]
+    long = label(many, {})
+    assert len(" ".join(o.lstrip("+") for o in many).encode()) > 255
+    assert len(long.encode()) <= LABEL_BYTES
+    assert long.startswith("model.option_0=value_0 model.option_1=value_1")
+    assert label(many, {}) == long                                  # deterministic
+    assert label([*many[:-1], "+model.option_39=other"], {}) != long  # unique
+    assert label(["seed=1"], {}) == "seed=1"                        # short ones unchanged
+    assert len(label(["+x=" + "é" * 300], {}).encode()) <= LABEL_BYTES  # bytes, not chars
+
+
+def test_a_run_with_many_overrides_logs_to_tensorboard(tmp_path):
+    """Its TensorBoard folder is named by the shortened label: within a folder name's 255
+    bytes (a label of every override made a name the file system refuses)."""
+    overrides = [f"optimizer.learning_rate={0.001 + 1e-12}", "trainer.epochs=1",
+                 *[f"trainer.{k}={v}" for k, v in [("batch_size", 64), ("diagnostics", False),
+                                                     ("deterministic", True)]],
+                 "dataset.subset=200", "activation=tanh", "model.width=32"] * 6
+    cfg = config(tmp_path, "trainer.epochs=1", "dataset.subset=200", "trainer.verbose=false")
+    result = execute(cfg, verbose=False, overrides=overrides)
+    logdir = Path(result["tensorboard"])
+    assert len(logdir.name.encode()) <= 255 and logdir.is_dir()
+    assert logdir.name.startswith("optimizer.learning_rate=")
+    assert result["label"] == logdir.name
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["trainer.epocs=3"], "trainer.epocs is not a trainer setting"),
+    (["optimizer.learning_rat=0.1"], "did you mean learning_rate?"),
+    (["name=../../x"], "name='../../x' is not accepted"),
+    (["-m", "name=ok,../x"], "name='../x' is not accepted"),
+    (["results_dir=/proc/x"], "results_dir='/proc/x' is not accepted"),
+])
+def test_precheck_refuses_before_hydra_composes(argv, message):
+    from experiments.spec import precheck
+
+    assert message in precheck(argv)
+
+
+def test_precheck_passes_good_overrides(tmp_path):
+    from experiments.spec import precheck
+
+    assert precheck(["trainer.epochs=3", "+trainer.epocs=3", "optimizer.learning_rate=0.1",
+                     f"results_dir={tmp_path}/new/deeper", "name=my_sweep",
+                     "hydra.run.dir=x"]) is None
+    assert not (tmp_path / "new").exists()  # checked without being made
