@@ -31,13 +31,27 @@ def _tf():
     return tf
 
 
+SPLITS = {"train_": "train", "val_": "validation", "test_": "test"}
+
+
+def metric_tag(name: str) -> str | None:
+    """The scalar tag of a final metric of ``result.json``: ``test_accuracy`` ->
+    ``accuracy/test``, ``val_loss`` -> ``loss/validation``; None for a metric of no split."""
+    for prefix, split in SPLITS.items():
+        if name.startswith(prefix):
+            return f"{name[len(prefix):]}/{split}"
+    return None
+
+
 class TensorBoardLog:
     """One event directory per run, ``<run folder>/tensorboard``, so TensorBoard lists each
     run once. A metric measured on both splits is logged as ``<metric>/train`` and
     ``<metric>/validation`` (``loss/train``, ``accuracy/validation``, …), which TensorBoard
     groups under the metric's name; ``learning_rate``, ``epoch_time_s`` and the optimizer
-    diagnostics keep their names. The run's hyperparameters and final metrics
-    (``final/<metric>``) go to the same directory, where the HParams dashboard finds them."""
+    diagnostics keep their names. The run's hyperparameters go to the same directory as an
+    HParams session, whose metrics are the last point of each curve and the test split's
+    ``<metric>/test``, logged once at the last epoch beside the curves of that metric (the
+    HParams dashboard reads a session's metrics from scalar summaries only)."""
 
     def __init__(self, logdir, owner=None):
         self.logdir = Path(logdir)
@@ -59,15 +73,17 @@ class TensorBoardLog:
         return self._writers[split]
 
     def scalars(self, step: int, values: dict):
-        """``tf.summary.scalar`` for each value (None and NaN left out), written by one
-        traced call (``_scalar_writer``) instead of a few eager operations per value."""
+        """``tf.summary.scalar`` for each value (None and NaN left out), eagerly: a traced
+        writer would be traced once per run (a summary op binds its writer when traced),
+        which costs more than the few values of a row."""
         if not self.enabled:
             return
         values = {tag: float(value) for tag, value in values.items()
                   if value is not None and not (isinstance(value, float) and math.isnan(value))}
         if values:
-            _scalar_writer(len(values))(self._writer()._resource, step, list(values),
-                                        list(values.values()))
+            with self._writer().as_default(step=int(step)):
+                for tag, value in values.items():
+                    self.tf.summary.scalar(tag, value)
 
     def history_row(self, row: dict):
         """Log one ``history.csv`` row at step = epoch."""
@@ -85,48 +101,27 @@ class TensorBoardLog:
         self.scalars(int(row["epoch"]), values)
 
     def hparams(self, hparams: dict, metrics: dict, trial_id: str):
-        """The HParams session of this run plus its final metrics as ``final/<metric>``."""
+        """The HParams session of this run. Its metrics are scalars the run already has (the
+        last epoch of ``<metric>/train`` and ``<metric>/validation``) and the test split's
+        final metrics, logged as ``<metric>/test`` at the last epoch (``metrics``'
+        ``epochs_completed``), so the scalars tab holds no one-point chart of a metric
+        that has a curve."""
         if not self.enabled:
             return
         from tensorboard.plugins.hparams import api as hp
 
         with self._writer().as_default():
             hp.hparams(hparams, trial_id=trial_id)
-        self.scalars(0, {f"final/{tag}": value for tag, value in metrics.items()
-                         if isinstance(value, (int, float)) and math.isfinite(value)})
+        step = metrics.get("epochs_completed") or 0
+        self.scalars(step, {metric_tag(name): value for name, value in metrics.items()
+                            if name.startswith("test_") and isinstance(value, (int, float))
+                            and math.isfinite(value)})
 
     def close(self):
         for writer in self._writers.values():
             writer.flush()
             writer.close()
         self._writers = {}
-
-
-_SCALAR_WRITERS: dict = {}
-
-
-def _scalar_writer(n: int):
-    """A function writing ``n`` scalars at one step into the summary writer whose resource
-    it is given: the events ``tf.summary.scalar`` writes (same tag, float32 tensor and
-    scalars-plugin metadata; tested), traced once per ``n`` and shared by every run's
-    writer. Eager ``tf.summary.scalar`` costs ~0.6 ms a value on the 2-core machine (mostly
-    Python), a row of 8 through this ~0.8 ms in all."""
-    if n not in _SCALAR_WRITERS:
-        import tensorflow as tf
-        from tensorboard.plugins.scalar import metadata
-
-        meta = metadata.create_summary_metadata(display_name=None, description=None)
-        serialized = meta.SerializeToString()
-
-        def write(writer, step, tags, values):
-            for i in range(n):
-                tf.raw_ops.WriteSummary(writer=writer, step=step, tensor=values[i],
-                                        tag=tags[i], summary_metadata=serialized)
-
-        _SCALAR_WRITERS[n] = tf.function(write, autograph=False, input_signature=[
-            tf.TensorSpec([], tf.resource), tf.TensorSpec([], tf.int64),
-            tf.TensorSpec([n], tf.string), tf.TensorSpec([n], tf.float32)])
-    return _SCALAR_WRITERS[n]
 
 
 def run_logdir(sweep_dir, label: str, run_dir) -> Path:
@@ -185,9 +180,12 @@ def write_experiment(sweep_dir) -> Path | None:
             result = json.loads(file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
+        if not isinstance(result, dict) or not isinstance(result.get("config") or {}, dict) \
+                or not isinstance(result.get("metrics") or {}, dict):
+            continue  # a result.json of the wrong shape (the report lists it as unreadable)
         configs.append(spec.flat(spec.defining(result.get("config") or {})))
         metrics |= {k for k, v in (result.get("metrics") or {}).items()
-                    if isinstance(v, (int, float))}
+                    if isinstance(v, (int, float)) and metric_tag(k)}
     if not configs:
         return None
     columns = []
@@ -205,7 +203,13 @@ def write_experiment(sweep_dir) -> Path | None:
     writer = tf.summary.create_file_writer(str(root))
     with writer.as_default():
         hp.hparams_config(hparams=columns, metrics=[
-            hp.Metric(f"final/{m}", display_name=m) for m in sorted(metrics)]
-            + [hp.Metric("loss/validation", display_name="validation loss (per epoch)")])
+            hp.Metric(metric_tag(m), display_name=m.replace("_", " ", 1)
+                      .replace("val ", "validation ", 1)) for m in _ordered(metrics)])
     writer.close()
     return root
+
+
+def _ordered(metrics) -> list[str]:
+    """Final metrics in the HParams table's order: test, then validation, then train."""
+    rank = {"test_": 0, "val_": 1, "train_": 2}
+    return sorted(metrics, key=lambda m: (rank[m[:m.index("_") + 1]], m))

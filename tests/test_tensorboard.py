@@ -41,7 +41,7 @@ def test_event_files_hold_every_epoch(sweep):
         tags = set(acc.Tags()["tensors"])
         assert {"loss/train", "loss/validation", "accuracy/train", "accuracy/validation",
                 "learning_rate", "epoch_time_s"} <= tags
-        assert not [t for t in tags if t.startswith(("epoch_epoch", "epoch_loss"))]
+        assert not [t for t in tags if t.startswith(("epoch_epoch", "epoch_loss", "final/"))]
         for tag in ("loss/train", "loss/validation"):
             assert [e.step for e in acc.Tensors(tag)] == [1, 2, 3]
         import pandas as pd
@@ -51,6 +51,13 @@ def test_event_files_hold_every_epoch(sweep):
         for tag, column in (("loss/train", "loss"), ("accuracy/validation", "val_accuracy")):
             logged = [float(tf.make_ndarray(e.tensor_proto)) for e in acc.Tensors(tag)]
             assert logged == pytest.approx(list(history[column]), rel=1e-6)
+        # the test split's final metrics: one point each, at the last epoch
+        result = json.loads((run / "result.json").read_text())
+        for name, tag in (("test_accuracy", "accuracy/test"), ("test_loss", "loss/test")):
+            (event,) = acc.Tensors(tag)
+            assert event.step == 3
+            assert float(tf.make_ndarray(event.tensor_proto)) == pytest.approx(
+                result["metrics"][name], rel=1e-6)
 
 
 def _free_port():
@@ -104,7 +111,8 @@ def test_tensorboard_server_lists_runs_hparams_and_metrics(sweep):
         assert [(h["name"], sorted(h["domainDiscrete"])) for h in experiment["hparamInfos"]] \
             == [("activation.name", ["relu", "tanh"])]
         metrics = {m["name"]["tag"] for m in experiment["metricInfos"]}
-        assert "final/test_accuracy" in metrics and "loss/validation" in metrics
+        assert {"accuracy/test", "loss/test", "loss/validation", "loss/train"} <= metrics
+        assert not [m for m in metrics if m.startswith("final/")]
 
         groups = _request(f"{base}/data/plugin/hparams/session_groups", {
             "experimentName": "", "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS",
@@ -120,9 +128,13 @@ def test_tensorboard_server_lists_runs_hparams_and_metrics(sweep):
         served = set()
         for s in sessions:
             for value in s["metricValues"]:
-                if value["name"]["tag"] == "final/test_accuracy":
+                if value["name"]["tag"] == "accuracy/test":
                     served.add(value["value"])
         assert sorted(served) == pytest.approx(sorted(results), rel=1e-6)
+        # no one-point final/* charts in the scalars tab
+        for run in ("activation=relu", "activation=tanh"):
+            tags = _request(f"{base}/data/plugin/scalars/tags")[run]
+            assert not [t for t in tags if t.startswith("final/")]
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -142,9 +154,9 @@ def _events(folder):
 
 
 def test_scalars_write_the_events_tf_summary_scalar_writes(tmp_path):
-    """The traced writer against TensorFlow's own ``tf.summary.scalar``: the same events
-    (step, tag, plugin metadata, tensor bytes), None and NaN left out, rows of other sizes
-    and a second run's writer through the same traced function."""
+    """The logger against TensorFlow's own ``tf.summary.scalar``: the same events (step,
+    tag, plugin metadata, tensor bytes), None and NaN left out, rows of other sizes and a
+    second run's writer."""
     import tensorflow as tf
 
     from experiments.tensorboard_log import TensorBoardLog
@@ -167,3 +179,34 @@ def test_scalars_write_the_events_tf_summary_scalar_writes(tmp_path):
         ours, theirs = _events(tmp_path / run), _events(tmp_path / f"ref_{run}")
         assert len(theirs) == 7
         assert ours == theirs
+
+
+def test_final_metrics_go_to_the_hparams_session_not_to_final_scalars(tmp_path):
+    """``hparams``: the session's start record (its hyperparameters) and the test split's
+    final metrics as ``<metric>/test`` at the last epoch; no ``final/*`` scalar, and no second
+    point on a train or validation curve (their last epoch is the HParams value)."""
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import metadata as hp_metadata
+
+    from experiments.tensorboard_log import TensorBoardLog, metric_tag
+
+    log = TensorBoardLog(tmp_path)
+    for epoch in (1, 2, 3):
+        log.history_row({"epoch": epoch, "loss": 1.0 / epoch, "val_loss": 2.0 / epoch})
+    log.hparams({"activation.name": "relu"}, {"test_accuracy": 0.75, "test_loss": 0.5,
+                                              "val_loss": 0.7, "train_loss": 0.3,
+                                              "test_nan": float("nan"),
+                                              "epochs_completed": 3}, "trial")
+    log.close()
+    events = _events(tmp_path)
+    tags = [tag for _, tag, _, _ in events]
+    assert not [t for t in tags if t.startswith("final/")]
+    assert tags.count("loss/train") == 3 and tags.count("loss/validation") == 3
+    assert hp_metadata.SESSION_START_INFO_TAG in tags
+    from tensorflow.core.framework import tensor_pb2
+
+    test = {tag: (step, float(tf.make_ndarray(tensor_pb2.TensorProto.FromString(tensor))))
+            for step, tag, _, tensor in events if tag.endswith("/test")}
+    assert test == {"accuracy/test": (3, 0.75), "loss/test": (3, 0.5)}
+    assert metric_tag("val_accuracy") == "accuracy/validation"
+    assert metric_tag("epochs_completed") is None
