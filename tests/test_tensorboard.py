@@ -188,7 +188,7 @@ def test_final_metrics_go_to_the_hparams_session_not_to_final_scalars(tmp_path):
     import tensorflow as tf
     from tensorboard.plugins.hparams import metadata as hp_metadata
 
-    from experiments.tensorboard_log import TensorBoardLog, metric_tag
+    from experiments.tensorboard_log import TensorBoardLog
 
     log = TensorBoardLog(tmp_path)
     for epoch in (1, 2, 3):
@@ -208,5 +208,7 @@ def test_final_metrics_go_to_the_hparams_session_not_to_final_scalars(tmp_path):
     test = {tag: (step, float(tf.make_ndarray(tensor_pb2.TensorProto.FromString(tensor))))
             for step, tag, _, tensor in events if tag.endswith("/test")}
     assert test == {"accuracy/test": (3, 0.75), "loss/test": (3, 0.5)}
+    from experiments.tensorboard_log import metric_tag
+
     assert metric_tag("val_accuracy") == "accuracy/validation"
     assert metric_tag("epochs_completed") is None
