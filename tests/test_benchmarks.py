@@ -113,27 +113,6 @@ def test_run_breakdown_dry_run_times_every_phase_and_one_step_per_call():
 
 
 @pytest.mark.bench
-def test_pack_engines_benchmark_dry_run_times_both_engines():
-    root = Path(__file__).resolve().parents[1]
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.pack_engines", "--packs", "2",
-                           "--runs", "2", "--epochs", "1", "--rounds", "1"], cwd=root,
-                          capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    lines = proc.stdout.splitlines()
-    rows = {line.split()[0]: [float(v) for v in line.split()[1:]] for line in lines[2:4]}
-    assert set(rows) == {"stateless", "per-model"}
-    assert all(v > 0 for values in rows.values() for v in values)
-    assert lines[-1].startswith("per-model / stateless time: ")
-
-
-def test_pack_engines_benchmark_refuses_bad_counts(capsys):
-    from benchmarks.pack_engines import main
-
-    assert main(["--runs", "1"]) == 2
-    assert "--runs at least 2 (got 4, 1, 30, 2)" in capsys.readouterr().err
-
-
-@pytest.mark.bench
 def test_sweep_breakdown_dry_run_times_the_phases_of_a_packed_sweep():
     root = Path(__file__).resolve().parents[1]
     proc = subprocess.run([sys.executable, "-m", "benchmarks.sweep_breakdown", "--epochs", "2",
