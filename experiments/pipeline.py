@@ -26,6 +26,16 @@ class RunSpecError(ValueError):
     """The configuration cannot run; raised before any training or result file."""
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) stopped a run: its folder keeps its last checkpoint, no temporary
+    file and no result, so the same command resumes it. ``str()`` says which run and where."""
+
+    def __init__(self, run_dir: Path, epoch: int):
+        super().__init__(f"{run_dir} at epoch {epoch} (its last checkpoint)" if epoch
+                         else f"{run_dir} before its first checkpoint")
+        self.run_dir, self.epoch = run_dir, epoch
+
+
 class RunFailed(RuntimeError):
     """A started run raised; its folder holds ``traceback.txt`` and a ``failed`` result."""
 
@@ -441,7 +451,8 @@ def _check_splits(dataset, cfg: dict) -> None:
 def _test_fault() -> list:
     """``DLKIT_FAULT_EPOCH=k``, read here for the tests of the failure path that run the
     CLI in subprocesses (in-process tests hand ``execute`` their own callback): a callback
-    that raises at the start of epoch k."""
+    that raises at the start of epoch k, or with ``DLKIT_FAULT_SIGNAL=INT`` sends the
+    process SIGINT there (Ctrl-C at a known moment)."""
     epoch = os.environ.get("DLKIT_FAULT_EPOCH")
     if not epoch:
         return []
@@ -449,8 +460,14 @@ def _test_fault() -> list:
 
     class Fault(keras.callbacks.Callback):
         def on_epoch_begin(self, index, logs=None):
-            if index + 1 == int(epoch):
-                raise RuntimeError(f"fault injected by DLKIT_FAULT_EPOCH={epoch}")
+            if index + 1 != int(epoch):
+                return
+            if os.environ.get("DLKIT_FAULT_SIGNAL") == "INT":
+                import signal
+
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            raise RuntimeError(f"fault injected by DLKIT_FAULT_EPOCH={epoch}")
 
     return [Fault()]
 
@@ -583,7 +600,29 @@ def execute(cfg: dict, verbose: bool = True, overrides=(), callbacks=()) -> dict
     check(cfg)
     run_dir = run_folder(cfg)
     with run_lock(run_dir):
-        return _execute(cfg, run_dir, verbose, spec.label(overrides, cfg), list(callbacks))
+        try:
+            return _execute(cfg, run_dir, verbose, spec.label(overrides, cfg),
+                            list(callbacks))
+        except RunInterrupted:
+            raise
+        except KeyboardInterrupt:
+            _remove_temporaries(run_dir)
+            raise RunInterrupted(run_dir, _saved_epoch(run_dir)) from None
+
+
+def _remove_temporaries(run_dir: Path) -> None:
+    """Temporary files of writes cut short (a kill, Ctrl-C); the caller holds the lock."""
+    for stale in (*run_dir.glob(".*.tmp"), *run_dir.glob("checkpoints/.*.tmp"),
+                  *run_dir.glob(".model.*.tmp.keras")):
+        stale.unlink(missing_ok=True)
+
+
+def _saved_epoch(run_dir: Path) -> int:
+    """The epoch of the run folder's last checkpoint (0 when it has none)."""
+    try:
+        return int(read_json(run_dir / "state.json")["epoch"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return 0
 
 
 @dataclass
@@ -620,8 +659,9 @@ def start(cfg: dict, run_dir: Path, verbose: bool, label: str, callbacks: list):
         previous = _previous(run_dir / "result.json", identity)
         if previous is not None and previous.get("status") in FINISHED:
             if verbose:
-                print(f"skipping {run_dir}: already {previous['status']} (trainer.resume="
-                      "false trains it again)", flush=True)
+                print(f"skipping {run_dir}{_shown_label(label, cfg)}: already "
+                      f"{previous['status']} (trainer.resume=false trains it again)",
+                      flush=True)
             return previous
     if not trainer["resume"]:
         for child in run_dir.iterdir():
@@ -629,9 +669,7 @@ def start(cfg: dict, run_dir: Path, verbose: bool, label: str, callbacks: list):
                 shutil.rmtree(child)
             elif child.name != ".lock":
                 child.unlink()
-    for stale in (*run_dir.glob(".*.tmp"), *run_dir.glob("checkpoints/.*.tmp"),
-                  *run_dir.glob(".model.*.tmp.keras")):
-        stale.unlink(missing_ok=True)  # a write a SIGKILL cut short (this process holds the lock)
+    _remove_temporaries(run_dir)  # writes a kill cut short (this process holds the lock)
     base = {"run_id": run_dir.name, "identity": identity, "label": label, "seed": cfg["seed"],
             "config": cfg,
             "versions": environment.versions(), "hardware": environment.hardware()}
@@ -650,6 +688,9 @@ def start(cfg: dict, run_dir: Path, verbose: bool, label: str, callbacks: list):
         job.result_path.unlink(missing_ok=True)
         (run_dir / "traceback.txt").unlink(missing_ok=True)  # from an earlier, failed attempt
         atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
+        if verbose and job.loop.start_epoch:
+            print(f"resuming {run_dir}{_shown_label(label, cfg)} from epoch "
+                  f"{job.loop.start_epoch}", flush=True)
     except RunSpecError:
         close(job)
         raise
@@ -691,9 +732,16 @@ def finish(job: Job, outcome, metrics: dict | None = None) -> dict:
     if job.verbose:
         shown = {k: round(v, 4) for k, v in result["metrics"].items() if k.startswith("test_")}
         extra = f" at epoch {result['diverged_epoch']}" if result["diverged_epoch"] else ""
-        print(f"{result['status']}{extra}: {job.run_dir}  {shown}  "
+        print(f"{result['status']}{extra}: {job.run_dir}"
+              f"{_shown_label(job.base['label'], job.cfg)}  {shown}  "
               f"({result['wall_time_s']:.1f}s)", flush=True)
     return result
+
+
+def _shown_label(label: str, cfg: dict) -> str:
+    """`` (<the values that made the run>)`` beside its folder, when a sweep or the command
+    line set any (five runs of a learning-rate sweep share a folder stem)."""
+    return "" if not label or label == spec.run_name(cfg) else f" ({label})"
 
 
 def close(job: Job) -> None:

@@ -76,6 +76,30 @@ def _pin_worker_gpu() -> None:
         assign_worker_gpu(hydra_cfg.job.num)
 
 
+RESUMES = "re-running the same command resumes"
+
+
+def _interrupted(err: BaseException) -> None:
+    """Ctrl-C: one line saying what was interrupted and how to go on, exit status 130 (a
+    sweep stops: the later runs are not started)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    hydra_cfg = HydraConfig.get()
+    what = f"run {err}" if str(err) else "the run"
+    if hydra_cfg.mode.name == "MULTIRUN":
+        from experiments.sweep_hooks import record_path
+
+        what = f"the sweep at job {hydra_cfg.job.num + 1}, {what}"
+        record = record_path(hydra_cfg.sweep.dir)
+        record.unlink(missing_ok=True)  # the re-run is a new sweep, with its own record
+        try:
+            record.parent.rmdir()
+        except OSError:
+            pass
+    print(f"interrupted: {what}; {RESUMES}", file=sys.stderr, flush=True)
+    raise SystemExit(130)
+
+
 def _refused(message: str) -> None:
     """Bad input: one line; exit status 2 for a single run, while a sweep runs its other
     jobs and ``experiments.sweep_hooks`` lists the refused ones at its end (exit status 2)."""
@@ -114,6 +138,8 @@ def main(cfg: DictConfig) -> float | None:
                              HydraConfig.get().mode.name == "MULTIRUN"))
     except RunSpecError as err:
         return _refused(str(err))
+    except KeyboardInterrupt as err:
+        _interrupted(err)
     except RunFailed as err:
         print(f"error: {err}", file=sys.stderr, flush=True)
         from hydra.core.hydra_config import HydraConfig
@@ -131,5 +157,9 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    _prepare_backend()
-    main()
+    try:
+        _prepare_backend()
+        main()
+    except KeyboardInterrupt:  # before or between runs (Hydra composing, a pack training)
+        print(f"interrupted; {RESUMES}", file=sys.stderr, flush=True)
+        raise SystemExit(130) from None
