@@ -21,7 +21,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from experiments.claims import CONF
+from experiments.spec import CONF
 
 
 def start_point(seed: int) -> tuple[float, float]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from experiments.claims import CONF
+from experiments.spec import CONF
 
 
 @dataclass
