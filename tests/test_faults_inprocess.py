@@ -129,3 +129,40 @@ def test_a_finished_run_at_chance_level_says_so(tmp_path, capsys):
     assert "chance level" in warning and "0.100 for 10 classes" in warning
     assert "chance level" in capsys.readouterr().err
     assert _run(tmp_path, "seed=1")["warnings"] == []
+
+
+@pytest.mark.parametrize("holder", ["filelock", "fcntl"])
+def test_a_run_held_by_another_process_waits_with_one_line(tmp_path, monkeypatch, holder):
+    """The run lock (``filelock``) and the packed sweeper's ``fcntl.flock`` on the same
+    ``.lock`` exclude each other: a run another holder trains makes this one say so and
+    wait (the wait is cut here by the line itself, so no sleep is needed)."""
+    import fcntl
+
+    from filelock import FileLock
+
+    from experiments import pipeline
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    handle = open(run_dir / ".lock", "a+")
+    if holder == "fcntl":
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    else:
+        held = FileLock(run_dir / ".lock")
+        held.acquire()
+
+    class Waited(Exception):
+        pass
+
+    def said(*args, **kwargs):
+        raise Waited(" ".join(map(str, args)))
+
+    monkeypatch.setattr("builtins.print", said)
+    with pytest.raises(Waited, match=f"waiting for {run_dir}: another process is training it"):
+        with pipeline.run_lock(run_dir):
+            pass
+    monkeypatch.undo()
+    (held.release() if holder == "filelock" else fcntl.flock(handle, fcntl.LOCK_UN))
+    handle.close()
+    with pipeline.run_lock(run_dir):  # free now: taken at once
+        assert (run_dir / ".lock").exists()
