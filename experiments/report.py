@@ -1,6 +1,7 @@
 """Collect every ``result.json`` under a folder into tidy tables, figures and claim verdicts.
 
     python -m experiments.report results/default                 # table + results.csv
+    python -m experiments.report results/default --figures       # and the figures (PNG)
     python -m experiments.report results --figures --claims --out results/reference
 
 For each sweep (the ``name`` of its runs) it also writes ``<name>_summary.csv``: mean,
@@ -219,16 +220,39 @@ def _panel_key(runs: pd.DataFrame, by: list[str]) -> str | None:
     return None
 
 
-def _scope(runs: pd.DataFrame) -> str:
-    """On which data, at what scale: 'digits, 10 epochs, 3 seeds'."""
-    parts = []
-    for key, fmt in (("dataset.name", "{}"), ("trainer.epochs", "{} epochs")):
-        if key in runs:
-            values = sorted({str(v) for v in runs[key].dropna()})
-            if values:
-                parts.append(fmt.format("/".join(values)))
-    parts.append(f"{runs['seed'].nunique()} seeds")
-    return ", ".join(parts)
+def _seeds(n: int) -> str:
+    return f"{n} seed" if n == 1 else f"{n} seeds"
+
+
+# The settings a figure's caption names when the sweep held them fixed, in this order.
+MAIN_KEYS = ("dataset.name", "dataset.subset", "model.name", "model.depth", "model.width",
+             "activation.name", "loss.name", "optimizer.name", "optimizer.learning_rate",
+             "optimizer.momentum", "schedule.name", "trainer.batch_size", "trainer.epochs")
+
+
+def caption(runs: pd.DataFrame, by: list[str]) -> str:
+    """What a figure varied and what it held fixed, in words: ``varied: optimizer, lr;
+    held fixed: digits, mlp, relu, cross_entropy, batch 32, 10 epochs; 3 seeds each``
+    (the main settings with one value across the runs; every run's configuration is in
+    results.csv)."""
+    from dlkit.analysis.figures import describe
+
+    varied = [k.split(".")[0] if k.endswith(".name") else describe(k, "").strip()
+              for k in by if k != "name"]
+    fixed = []
+    for key in MAIN_KEYS:
+        if key in runs and key not in by:
+            values = runs[key].dropna().astype(str).unique()
+            if len(values) == 1:
+                value = runs[key].dropna().iloc[0]
+                fixed.append((f"{value} epoch" + ("" if str(value) == "1" else "s"))
+                             if key == "trainer.epochs" else describe(key, value))
+    seeds = runs.groupby(by, dropna=False)["seed"].nunique() if by else \
+        pd.Series([runs["seed"].nunique()])
+    each = _seeds(int(seeds.min())) if seeds.min() == seeds.max() else \
+        f"{int(seeds.min())}-{int(seeds.max())} seeds"
+    return (f"varied: {', '.join(varied) or 'nothing'}; held fixed: "
+            f"{', '.join(fixed) or 'nothing named'}; {each} each")
 
 
 def figures(runs: pd.DataFrame, out: Path, name: str) -> list[Path]:
@@ -244,7 +268,7 @@ def figures(runs: pd.DataFrame, out: Path, name: str) -> list[Path]:
         if column in runs and runs[column].notna().any():
             path = fig.learning_curves(
                 runs, history, by, column, out / f"{name}_{column}.png",
-                f"{name}: {column} by {words} ({_scope(runs)})", panel=panel)
+                f"{name}: {column} by {words}\n{caption(runs, by)}", panel=panel)
             if path:
                 made.append(path)
     if {"loss.name", "activation.name"} <= set(by):
@@ -255,8 +279,8 @@ def figures(runs: pd.DataFrame, out: Path, name: str) -> list[Path]:
                                                values=value, aggfunc="mean"),
                               png.with_suffix(".csv"), index=True)
                 made.append(fig.heatmap(runs, "loss.name", "activation.name", value, png,
-                                        f"{name}: {value} (mean over seeds; "
-                                        f"{_scope(runs)})"))
+                                        f"{name}: {value}, mean over seeds\n"
+                                        f"{caption(runs, ['loss.name', 'activation.name'])}"))
     return made
 
 
@@ -278,7 +302,11 @@ def main(argv=None) -> int:
     parser.add_argument("--out", help="where tables and figures go (default: PATH)")
     parser.add_argument("--target", default="val_accuracy=0.9",
                         help="COLUMN=VALUE for epochs/time-to-target (default val_accuracy=0.9)")
-    parser.add_argument("--figures", action="store_true", help="save PNG figures")
+    parser.add_argument("--figures", action="store_true", help="also save figures: per "
+                        "sweep, learning curves (validation loss and accuracy per epoch, mean "
+                        "and spread over seeds, one line per configuration) and, for a loss "
+                        "by activation sweep, heat maps; each PNG with the CSV it draws, "
+                        "into --out")
     parser.add_argument("--claims", action="store_true", help="write claims.md, claims.json "
                         "and a figure per claim from the runs of python -m experiments.claims "
                         "(PATH is then the results root, e.g. results)")

@@ -123,3 +123,79 @@ def test_losses_in_different_units_get_panels(tmp_path):
 
     runs = pd.DataFrame({"loss.name": ["mse", "cross_entropy"], "activation.name": ["relu"] * 2})
     assert _panel_key(runs, ["loss.name", "activation.name"]) == "loss.name"
+
+
+def _sweep_runs(tmp_path):
+    """Adam on 3 seeds and SGD on 1 (4 epochs each), everything else fixed."""
+    rows = []
+    for opt, lr, seeds in (("adam", 0.001, [0, 1, 2]), ("sgd", 0.1, [0])):
+        for seed in seeds:
+            rows.append({"run": f"{opt}{seed}", "name": "optimizers", "optimizer.name": opt,
+                         "optimizer.learning_rate": lr, "dataset.name": "digits",
+                         "model.name": "mlp", "activation.name": "relu",
+                         "loss.name": "cross_entropy", "trainer.batch_size": 32,
+                         "trainer.epochs": 4, "seed": seed, "status": "completed",
+                         "val_loss": 0.1, "val_accuracy": 0.9, "scale": 1.0 + seed})
+    for row in rows:
+        path = tmp_path / row["run"]
+        path.mkdir()
+        epochs = np.arange(1, 5)
+        pd.DataFrame({"epoch": epochs, "val_loss": row["scale"] / epochs,
+                      "val_accuracy": 1 - 0.1 / epochs}).to_csv(path / "history.csv",
+                                                                index=False)
+        row["path"] = str(path)
+    return pd.DataFrame(rows).drop(columns=["run", "scale"])
+
+
+def test_learning_curves_have_whole_epochs_seed_counts_and_a_caption(tmp_path, monkeypatch):
+    """The report's learning curves: epoch ticks at whole epochs only, "1 seed" (not
+    "1 seeds") beside "3 seeds" in the legend, and a caption naming what the sweep varied
+    and what it held fixed."""
+    from dlkit.analysis import figures as fig
+    from experiments.report import figures
+
+    drawn = []
+    save = fig._save
+
+    def keep(figure, path):
+        figure.canvas.draw()
+        ax = figure.axes[0]
+        lo, hi = ax.get_xlim()
+        drawn.append({"ticks": [t for t in ax.get_xticks() if lo <= t <= hi],
+                      "legend": [t.get_text() for t in ax.get_legend().get_texts()],
+                      "title": figure._suptitle.get_text()})
+        return save(figure, path)
+
+    monkeypatch.setattr(fig, "_save", keep)
+    made = figures(_sweep_runs(tmp_path), tmp_path, "optimizers")
+    assert len(made) == 2 and len(drawn) == 2
+    for figure in drawn:
+        assert figure["ticks"] == [1, 2, 3, 4]
+        assert sorted(figure["legend"]) == ["adam, lr 0.001 (3 seeds)", "sgd, lr 0.1 (1 seed)"]
+        assert " ".join(figure["title"].split()) == (
+            f"optimizers: {'val_loss' if figure is drawn[0] else 'val_accuracy'} by "
+            "optimizer, learning_rate varied: optimizer, lr; held fixed: digits, mlp, relu, "
+            "cross_entropy, batch 32, 4 epochs; 1-3 seeds each")
+
+
+def test_a_caption_counts_seeds_in_words():
+    from experiments.report import caption
+
+    runs = pd.DataFrame({"optimizer.name": ["adam", "sgd"], "seed": [0, 0],
+                         "trainer.epochs": [1, 1]})
+    assert caption(runs, ["optimizer.name"]) == (
+        "varied: optimizer; held fixed: 1 epoch; 1 seed each")
+
+
+def test_report_help_says_what_figures_draws():
+    import contextlib
+    import io
+
+    from experiments.report import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(out.getvalue().split())
+    assert "--figures also save figures: per sweep, learning curves" in text
+    assert "python -m experiments.report results/default --figures" in text

@@ -13,6 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from dlkit.training.files import atomic_write, atomic_write_text  # noqa: E402
 
@@ -120,10 +121,12 @@ def learning_curves(runs: pd.DataFrame, history: Callable, by: list[str], column
             else:
                 mid = c["mean"]
                 lo, hi = mid - c["std"].fillna(0), mid + c["std"].fillna(0)
+            n = int(c["n"].max())
             ax.plot(c["epoch"], mid, color=color, lw=1.4, marker="o" if len(c) <= 3 else None,
-                    ms=4, label=f"{label} (n={int(c['n'].max())})")
+                    ms=4, label=f"{label} ({n} seed{'' if n == 1 else 's'})")
             ax.fill_between(c["epoch"], lo, hi, color=color, alpha=0.15, lw=0)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole
         ax.set_ylabel(column + (" (geometric mean, ±1 sd in log space)" if log else
                                 " (mean ± 1 sd over seeds)"), fontsize=8)
         if log:
@@ -133,7 +136,9 @@ def learning_curves(runs: pd.DataFrame, history: Callable, by: list[str], column
         ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
-    fig.suptitle(title or f"{column} by {', '.join(by)}", fontsize=10)
+    title = title or f"{column} by {', '.join(by)}"
+    fig.suptitle("\n".join(textwrap.fill(line, 60 * ncols) for line in title.split("\n")),
+                 fontsize=9)
     return _save(fig, path)
 
 
@@ -152,7 +157,10 @@ def heatmap(table: pd.DataFrame, rows: str, cols: str, value: str, path,
                 ax.text(j, i, f"{value_ij:.3g}", ha="center", va="center", color="w",
                         fontsize=7)
     fig.colorbar(image, ax=ax, label=value)
-    ax.set_title(title or f"{value}: {rows} x {cols}")
+    title = title or f"{value}: {rows} x {cols}"
+    width = max(30, int(12 * (1.4 * len(pivot.columns) + 2)))
+    ax.set_title("\n".join(textwrap.fill(line, width) for line in title.split("\n")),
+                 fontsize=8)
     return _save(fig, path)
 
 
@@ -338,7 +346,8 @@ def depth_profile(table: pd.DataFrame, path, title: str) -> Path:
                    color=colors(i))
         mean = group.groupby("depth")["log10_first_over_last"].mean()
         ax.plot(mean.index, mean.values, "-o", ms=4, color=colors(i),
-                label=f"{arm} (n={group['seed'].nunique()} seeds)")
+                label=f"{arm} ({group['seed'].nunique()} seed"
+                f"{'' if group['seed'].nunique() == 1 else 's'})")
     depths = np.array(sorted(table["depth"].unique()), float)
     ax.plot(depths, np.log10(0.25) * (depths - 1), "k--", lw=1,
             label="0.25 per layer (sigmoid's largest slope)")
