@@ -189,11 +189,10 @@ def _programs(key: str, build):
 
 def slower(loops) -> str | None:
     """Why packing these (compatible) loops would be slower than training them one at a
-    time, or None. Measured on a 2-core CPU: ``jax.vmap`` turns a convolution with K
-    different kernels into one grouped convolution, which XLA's CPU backend runs far
-    slower than K plain ones (the pooling CNN on 28x28 digits, 4 runs of 2 epochs: 271 s
-    packed against 46.5 s one at a time under JAX). On a GPU convolutional networks pack;
-    under TensorFlow each run keeps its own kernels, so they pack there too."""
+    time, or None. ``jax.vmap`` turns a convolution with K different kernels into one
+    grouped convolution, which XLA's CPU backend runs far slower than K plain ones (the
+    ``sweeps`` benchmark's records show by how much); on a GPU convolutional networks
+    pack, and under TensorFlow each run keeps its own kernels, so they pack there too."""
     if keras.backend.backend() != "jax":
         return None
     import jax

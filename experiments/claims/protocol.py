@@ -183,9 +183,10 @@ def paired_t(a, b) -> Comparison:
         ci = (mean, mean)
         note = "; ".join(filter(None, [note, "no spread between pairs (deterministic)"]))
     else:
-        p = float(stats.ttest_rel(a, b).pvalue)
-        half = float(stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n))
-        ci = (mean - half, mean + half)
+        test = stats.ttest_rel(a, b)
+        p = float(test.pvalue)
+        interval = test.confidence_interval(0.95)
+        ci = (float(interval.low), float(interval.high))
     direction = "less" if mean < 0 else ("greater" if mean > 0 else "none")
     return Comparison("paired t", n, mean, ci, p, direction, float(a.mean()), float(b.mean()),
                       note)
