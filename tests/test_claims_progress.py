@@ -137,3 +137,18 @@ def test_plan_prints_runs_per_stage_and_an_estimate_and_trains_nothing(tmp_path,
     assert one >= 14 * RUN_S  # each run's fixed cost, then each epoch's: linear in epochs
     assert two - one > 0 and three - two == pytest.approx(two - one, abs=2.0)
     assert not results.exists()
+
+
+def test_a_workers_progress_names_its_arm_and_counts_only_its_runs(fake, tmp_path, capsys):
+    """``--arm a`` (a worker's half): the lines say which arm, and the plan counts arm A's
+    runs only: its tuning grid, its final seeds and the control seeds."""
+    from experiments.claims.__main__ import main
+
+    assert main([*fake, "--arm", "a", "--results", str(tmp_path)]) == 0
+    lines = [line.split(";")[0] for line in capsys.readouterr().err.splitlines()
+             if line.startswith("[claims] ")]
+    assert lines == ["[claims] 1/1 adam_vs_sgd (arm A): tuning, 0/4 runs",
+                     "[claims] 1/1 adam_vs_sgd (arm A): final, 0/2 runs",
+                     "[claims] 1/1 adam_vs_sgd (arm A): control, 0/2 runs",
+                     "[claims] 1/1 adam_vs_sgd (arm A): done, 10 runs"]
+    assert len(FakeRuns.asked) == 10  # 3 rates x 2 tuning seeds, 2 final, 2 control

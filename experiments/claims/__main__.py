@@ -205,6 +205,7 @@ class Progress:
         self.lines = os.environ.get("DLKIT_PROGRESS") == "lines" or not (
             hasattr(self.stream, "isatty") and self.stream.isatty())
         self.planned = {c.key: stage_runs(c, arm) for c in claims}
+        self.arm = f" (arm {arm.upper()})" if arm else ""
         self.n_claims, self.index = len(claims), 0
         self.total = sum(sum(p.values()) for p in self.planned.values())
         self.done, self.t0 = 0, time.perf_counter()
@@ -250,7 +251,7 @@ class Progress:
         if self.bar is not None:
             self.bar.set_description(f"{self.claim.key}: {stage}")
         if self.lines:
-            print(f"[claims] {self.index}/{self.n_claims} {self.claim.key}: {stage}, "
+            print(f"[claims] {self.index}/{self.n_claims} {self.claim.key}{self.arm}: {stage}, "
                   f"{self.counts[stage]}/{planned} runs; all claims {self.done}/{self.total} "
                   f"runs, {_duration(time.perf_counter() - self.t0)} elapsed, ETA "
                   f"{self.eta()}", file=self.stream, flush=True)
@@ -286,7 +287,7 @@ class Progress:
             self.bar.close()
             self.bar = None
         if self.lines:
-            print(f"[claims] {self.index}/{self.n_claims} {self.claim.key}: done, "
+            print(f"[claims] {self.index}/{self.n_claims} {self.claim.key}{self.arm}: done, "
                   f"{sum(self.counts.values())} runs; all claims {self.done}/{self.total} "
                   f"runs, ETA {self.eta()}", file=self.stream, flush=True)
 
@@ -563,6 +564,9 @@ def _in_workers(claims, args) -> int:
     import os
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
+    from experiments.tf_startup import start_tensorflow
+
+    start_tensorflow()  # the plan builds each arm's network: start TensorFlow quietly
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
     units, alone = plan(claims, args.workers, _run_overrides(args))
     passthrough = _worker_args(args)
