@@ -129,3 +129,41 @@ def kappa_sweep(kappas=(2, 5, 10, 20, 50, 100, 200, 500), steps=200) -> pd.DataF
                      "gd_theory": (kappa - 1.0) / (kappa + 1.0),
                      "hb_measured": measured_rate(hb), "hb_theory": (sk - 1.0) / (sk + 1.0)})
     return pd.DataFrame(rows)
+
+
+# gradient descent's rate times κ: below 1 it creeps down the wall without crossing the
+# floor, between 1 and 2 it crosses at every step (2 is its stability limit)
+REGIMES = (0.1, 0.3, 0.5, 0.7, 0.9, 1.1, 1.3, 1.5, 1.7, 1.9)
+PATH_STATISTICS = ("sign_change_rate", "swing_amplitude", "across_along_ratio",
+                   "final_log_loss")
+
+
+def path_statistics(steps: pd.DataFrame, length: int = 60) -> dict:
+    """Each of ``PATH_STATISTICS`` of one path (the claims' own functions)."""
+    from experiments.claims.statistics import REGISTRY
+
+    run = SimpleNamespace(status="completed", steps=steps)
+    out = {}
+    for name in PATH_STATISTICS:
+        args = {} if name == "final_log_loss" else {"steps": length}
+        out[name] = REGISTRY[name].fn([run], "final", **args)
+    return out
+
+
+def regime_table(seeds=range(8), regimes=REGIMES, kappa: float = 50.0, beta: float = 0.9,
+                 steps: int = 60) -> pd.DataFrame:
+    """Gradient descent at rate η = regime/κ against heavy-ball momentum β at the matched
+    effective step η(1 − β), from each seed's start point: one row per regime, seed and
+    method with every path statistic (``PATH_STATISTICS``)."""
+    rows = []
+    for regime in regimes:
+        lr = regime / kappa
+        for seed in seeds:
+            start = start_point(seed)
+            for method, steps_ in (
+                    ("gradient descent", path("sgd", lr, start, kappa, steps)),
+                    ("momentum", path("momentum", lr * (1 - beta), start, kappa, steps,
+                                      momentum=beta))):
+                rows.append({"regime": regime, "seed": seed, "method": method,
+                             **path_statistics(steps_, steps)})
+    return pd.DataFrame(rows)

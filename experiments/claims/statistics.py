@@ -78,16 +78,22 @@ def mean_val_loss(runs, stage):
     return float(values.mean()) if len(values) else math.nan
 
 
-def crossing(epochs, values, target, higher_is_better=True) -> float:
-    """First time a per-epoch curve reaches ``target``, in epochs, linearly interpolated
-    between the two epochs around the crossing (a crossing within epoch 1 counts as 1.0);
-    ``inf`` when it never does."""
+def crossing(epochs, values, target, higher_is_better=True, hold=1) -> float:
+    """First time a curve of evaluations reaches ``target`` and stays there for ``hold``
+    consecutive evaluations, in epochs, linearly interpolated between the evaluation before
+    the crossing and the first one at the target (a crossing at the first evaluation counts
+    as its epoch); ``inf`` when it never does. A crossing whose run ends before ``hold``
+    evaluations could confirm it, or that falls back below the target within them, does not
+    count: a run that crosses and then collapses has not reached the target."""
     epochs = np.asarray(epochs, float)
     values = np.asarray(values, float)
     hit = values >= target if higher_is_better else values <= target
-    if not hit.any():
+    hold = max(int(hold), 1)
+    held = np.array([bool(hit[i:i + hold].all()) and i + hold <= len(hit)
+                     for i in range(len(hit))], bool)
+    if not held.any():
         return math.inf
-    i = int(np.argmax(hit))
+    i = int(np.argmax(held))
     if i == 0:
         return float(epochs[0])
     v0, v1 = values[i - 1], values[i]
@@ -95,18 +101,42 @@ def crossing(epochs, values, target, higher_is_better=True) -> float:
     return float(epochs[i - 1] + min(max(frac, 0.0), 1.0) * (epochs[i] - epochs[i - 1]))
 
 
+EVALS = "evals.csv"  # evaluations within epochs, when the run recorded them (see _curve)
+
+
+def _curve(run, column):
+    """(epochs, values) of ``column``: from the run's ``evals.csv`` when it has one (a row
+    per evaluation every k steps: ``epoch`` as a fraction, examples seen over the training
+    set's size, and the evaluated columns), else from ``history.csv`` (one row per epoch).
+    None when neither has the column."""
+    path = getattr(run, "path", None)
+    file = None if path is None else path / EVALS
+    if file is not None and file.exists():
+        evals = pd.read_csv(file)
+        if column in evals and len(evals):
+            return (evals["epoch"].to_numpy(float),
+                    pd.to_numeric(evals[column], errors="coerce").to_numpy(float))
+    h = run.history
+    if column not in h or h.empty:
+        return None
+    return h["epoch"].to_numpy(float), pd.to_numeric(h[column], errors="coerce").to_numpy(float)
+
+
 @statistic("epochs_to_target", censored=True, unit="epochs",
-           describe="epochs until {column} first reaches {target} (interpolated between "
-           "epochs; never reached = censored, no value imputed)", progress=_best_reached)
-def epochs_to_target(runs, stage, column="val_accuracy", target=0.9):
+           describe="epochs until {column} first reaches {target} and holds it for {hold} "
+           "consecutive evaluations (interpolated between evaluations: every epoch, or every "
+           "k steps where the run recorded evals.csv; never reached = censored, no value "
+           "imputed)", progress=_best_reached)
+def epochs_to_target(runs, stage, column="val_accuracy", target=0.9, hold=1):
+    """``hold=1`` is the first crossing (the committed reference's definition); the claims
+    declare ``hold: 2``, so a run that crosses and collapses at once is not "reached"."""
     (run,) = runs
     if run is None or run.status == "failed":
         return math.nan
-    h = run.history
-    if column not in h or h.empty:
+    curve = _curve(run, column)
+    if curve is None:
         return math.inf if run.status == "diverged" else math.nan
-    return crossing(h["epoch"], pd.to_numeric(h[column], errors="coerce"), float(target),
-                    not column.endswith("loss"))
+    return crossing(*curve, float(target), not column.endswith("loss"), hold)
 
 
 def _trend(values: np.ndarray, window: int) -> np.ndarray:
@@ -117,25 +147,55 @@ def _trend(values: np.ndarray, window: int) -> np.ndarray:
     return num / den
 
 
+def _noise_at_level(values: np.ndarray, level: float, window: int, steps: int) -> float:
+    """Standard deviation of log10(value / its ``window``-point moving average) over the
+    ``steps`` points after the moving average first falls to ``level``; NaN when it never
+    does or fewer than ``steps`` points follow."""
+    values = np.maximum(values, 1e-7)
+    trend = _trend(values, window)
+    below = np.nonzero(trend <= level)[0]
+    if not len(below) or below[0] + steps > len(values):
+        return math.nan  # never at the matched level, or too few steps after it
+    start = below[0]
+    residual = np.log10(values[start:start + steps] / trend[start:start + steps])
+    return float(residual.std(ddof=1))
+
+
 @statistic("step_loss_noise", unit="log10 loss",
            describe="standard deviation of log10(per-step training loss / its {window}-step "
            "moving average), over the {steps} steps after the moving average first falls "
            "below {level} (a matched loss level)")
 def step_loss_noise(runs, stage, level=0.5, window=25, steps=100):
-    """How far each step's training loss strays from the recent average, in decades, once
-    the run has reached a given loss: large for steps on single examples, small for
-    averaged mini-batches. Runs that never reach ``level`` give NaN (rank last)."""
+    """How far each step's mini-batch loss strays from the recent average, in decades, once
+    the run has reached a given loss. Mostly the sampling noise of the batch itself (it is
+    there with frozen weights): the committed reference's statistic, superseded by
+    ``full_loss_noise``. Runs that never reach ``level`` give NaN (rank last)."""
     (run,) = runs
     if not _completed(run) or run.steps is None or run.steps.empty:
         return math.nan
-    loss = np.maximum(run.steps["loss"].to_numpy(float), 1e-7)
-    trend = _trend(loss, window)
-    below = np.nonzero(trend <= level)[0]
-    if not len(below) or below[0] + steps > len(loss):
-        return math.nan  # never at the matched level, or too few steps after it
-    start = below[0]
-    residual = np.log10(loss[start:start + steps] / trend[start:start + steps])
-    return float(residual.std(ddof=1))
+    return _noise_at_level(run.steps["loss"].to_numpy(float), level, window, steps)
+
+
+FULL_LOSS = "full_loss"  # the steps.csv column of the loss on a fixed training subset
+
+
+@statistic("full_loss_noise", unit="log10 loss",
+           describe="standard deviation of log10(full training loss / its {window}-update "
+           "moving average) over the {steps} updates after the moving average first falls "
+           "below {level} (a matched loss level); the full loss is evaluated on a fixed "
+           "training subset after every update (steps.csv column full_loss), so it moves only "
+           "when the weights do")
+def full_loss_noise(runs, stage, level=0.5, window=25, steps=100):
+    """How unsteadily the training loss itself moves along the trajectory: every update's
+    effect on the loss of the same fixed examples, free of the sampling noise of the batch
+    the update was computed on (with frozen weights it is exactly 0). Reads the rows of
+    ``steps.csv`` where ``full_loss`` was recorded; a run without the column gives NaN."""
+    (run,) = runs
+    if not _completed(run) or run.steps is None or FULL_LOSS not in run.steps:
+        return math.nan
+    values = pd.to_numeric(run.steps[FULL_LOSS], errors="coerce").to_numpy(float)
+    values = values[np.isfinite(values)]
+    return _noise_at_level(values, level, window, steps) if len(values) else math.nan
 
 
 @statistic("unit_spread", unit="weight distance",
@@ -201,6 +261,36 @@ def final_log_loss(runs, stage):
     return float(np.log10(max(run.steps["f"].iloc[-1], 1e-300)))
 
 
+def _ravine_path(runs, steps):
+    """x and y of a completed ravine path's first ``steps`` updates (start included)."""
+    (run,) = runs
+    if run is None or run.status != "completed":
+        return None
+    path = run.steps.iloc[: steps + 1]
+    return (None if len(path) < 2 else
+            (path["x"].to_numpy(float), path["y"].to_numpy(float)))
+
+
+@statistic("swing_amplitude", unit="|y|",
+           describe="mean |y| over updates 1 to {steps}: how far the path swings across the "
+           "ravine (its floor is y = 0)")
+def swing_amplitude(runs, stage, steps=60):
+    path = _ravine_path(runs, steps)
+    return math.nan if path is None else float(np.mean(np.abs(path[1][1:])))
+
+
+@statistic("across_along_ratio", unit="path length ratio",
+           describe="path length across the ravine over path length along it, Σ|Δy| / Σ|Δx|, "
+           "over the first {steps} updates (0 for a path straight down the floor)")
+def across_along_ratio(runs, stage, steps=60):
+    path = _ravine_path(runs, steps)
+    if path is None:
+        return math.nan
+    along = float(np.abs(np.diff(path[0])).sum())
+    across = float(np.abs(np.diff(path[1])).sum())
+    return across / along if along > 0 else math.nan
+
+
 @statistic("epoch_value", unit="metric", describe="{column} at epoch {epoch}")
 def epoch_value(runs, stage, column="val_loss", epoch=1):
     """A history column at one epoch (e.g. the validation loss after the first epoch)."""
@@ -226,10 +316,11 @@ def effective_step_decay(runs, stage):
 
 @statistic("seconds_to_target", censored=True, unit="seconds",
            describe="training seconds (sum of epoch times, interpolated within the crossing "
-           "epoch) until {column} first reaches {target}; never reached = censored",
+           "epoch) until {column} first reaches {target} and holds it for {hold} "
+           "consecutive evaluations; never reached = censored",
            progress=_best_reached, timed=True)
-def seconds_to_target(runs, stage, column="val_accuracy", target=0.9):
-    epochs = epochs_to_target(runs, stage, column, target)
+def seconds_to_target(runs, stage, column="val_accuracy", target=0.9, hold=1):
+    epochs = epochs_to_target(runs, stage, column, target, hold)
     if not math.isfinite(epochs):
         return epochs  # inf: never reached (censored); nan: no value
     h = runs[0].history
@@ -318,6 +409,29 @@ def shift_accuracy_drop(runs, stage, pixels=2):
     moved = [accuracy(shifted(x, dy, dx)) for dy, dx in
              ((pixels, 0), (-pixels, 0), (0, pixels), (0, -pixels))]
     return 100.0 * (accuracy(x) - float(np.mean(moved)))
+
+
+@statistic("prediction_error", unit="metric",
+           describe="{metric} of the trained network's predictions on the held-out targets "
+           "(validation when tuning, test for the final runs), computed from the run's saved "
+           "model: a metric neither arm trains on")
+def prediction_error(runs, stage, metric="msle"):
+    """A loss of dlkit's (``metric``, e.g. ``msle``: the squared error of log(1 + ·), a
+    relative error) evaluated on the run's own held-out split from its ``model.keras``, for
+    a claim judged on a metric that is not among the run's recorded ones (so that neither
+    arm is judged on the quantity it was trained to lower)."""
+    import dlkit
+    from dlkit import losses
+
+    (run,) = runs
+    if not _completed(run) or not (run.path / "model.keras").exists():
+        return math.nan
+    x, y = _split_arrays(run, stage)
+    model = dlkit.load_model(run.path / "model.keras", compile=False)
+    pred = np.asarray(model.predict(x, batch_size=512, verbose=0), "float32")
+    y = np.asarray(y, "float32").reshape(pred.shape)
+    value = float(np.asarray(losses.get(metric)(y, pred)))
+    return value if math.isfinite(value) else math.nan
 
 
 @statistic("generalization_gap", unit="accuracy points",
