@@ -1,16 +1,20 @@
-"""Deterministic fault points, for the tests of kill-and-resume: a process kills itself at
-a named moment instead of a test polling files and sending a signal at a moment it guesses.
+"""Deterministic fault points, the one home of the suite's fault injection (for the tests of
+kill-and-resume and of the failure path): a process kills itself, or raises, at a named
+moment instead of a test polling files and sending a signal at a moment it guesses.
 
-    DLKIT_KILL_AT=<point>:<k>[:<signal>]     e.g. pack_epoch:3, epoch:2:INT
+    DLKIT_KILL_AT=<point>:<k>[:<how>]     e.g. pack_epoch:3, epoch:2:INT, epoch:1:raise
 
-sends the process ``signal`` (``KILL`` unless named: ``INT`` is a Ctrl-C) when ``point``
-``k`` is reached:
+when ``point`` ``k`` is reached, ``how`` happens: a signal sent to the process itself
+(``KILL`` unless another is named; ``INT`` is a Ctrl-C) or, with ``raise``, a
+``RuntimeError`` there (a failing run). The points:
 
-- ``epoch``: a single run's epoch k has written its files (history, checkpoint,
-  ``state.json``); the point is ``KillPoint``, a callback after the loop's own ones;
+- ``epoch``: a run's epoch k has written its files (history, checkpoint, ``state.json``)
+  and every other callback of the epoch has run; the point is ``KillPoint``, the run's last
+  callback (``callbacks()``);
 - ``pack_epoch``: a pack's epoch k has written every one of its runs' files.
 
-Unset (every user run), a point costs one environment lookup per epoch.
+Unset (every user run), no callback is added and a pack's point costs one environment
+lookup per epoch.
 """
 
 from __future__ import annotations
@@ -20,27 +24,55 @@ import signal
 import sys
 
 KILL_AT = "DLKIT_KILL_AT"
+POINTS = ("epoch", "pack_epoch")
+ACCEPTED = (f"{KILL_AT}=<point>:<k>[:<how>] with a point of {', '.join(POINTS)}, k a positive "
+            "int, how a signal name (KILL, INT, TERM, ...) or raise")
+
+
+def _parse(text: str) -> tuple[str, int, str]:
+    """``(point, k, how)`` of a ``DLKIT_KILL_AT`` value; a value that names no point, no
+    epoch or no known signal is a ``ValueError`` saying what is accepted (a misspelt fault
+    must not let a test pass without it)."""
+    name, _, rest = text.partition(":")
+    at, _, how = rest.partition(":")
+    how = how or "KILL"
+    if name not in POINTS or not at.isdigit() or int(at) < 1 or \
+            (how != "raise" and not isinstance(getattr(signal, f"SIG{how}", None),
+                                                signal.Signals)):
+        raise ValueError(f"{KILL_AT}={text!r} is not accepted: {ACCEPTED}")
+    return name, int(at), how
+
+
+def wanted(point: str) -> bool:
+    """Whether ``DLKIT_KILL_AT`` names ``point`` (checked when read)."""
+    text = os.environ.get(KILL_AT)
+    return bool(text) and _parse(text)[0] == point
 
 
 def reached(point: str, k: int) -> None:
-    """Point ``point`` number ``k`` (1-based) is reached: die here if the test asked."""
-    spec = os.environ.get(KILL_AT)
-    if not spec:
+    """Point ``point`` number ``k`` (1-based) is reached: die or raise here if asked."""
+    text = os.environ.get(KILL_AT)
+    if not text:
         return
-    name, _, rest = spec.partition(":")
-    at, _, sig = rest.partition(":")
-    if name == point and at == str(k):
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.kill(os.getpid(), getattr(signal, f"SIG{sig or 'KILL'}"))
+    name, at, how = _parse(text)
+    if name != point or at != k:
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if how == "raise":
+        raise RuntimeError(f"fault injected by {KILL_AT}={text}")
+    os.kill(os.getpid(), getattr(signal, f"SIG{how}"))
 
 
-def kill_point():
-    """A Keras callback for the ``epoch`` point; put it after the loop's own callbacks."""
+def callbacks() -> list:
+    """``[KillPoint]`` when ``DLKIT_KILL_AT`` names the ``epoch`` point, else none: put it
+    after every other callback of the run."""
+    if not wanted("epoch"):
+        return []
     import keras
 
     class KillPoint(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             reached("epoch", epoch + 1)
 
-    return KillPoint()
+    return [KillPoint()]

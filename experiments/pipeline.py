@@ -448,30 +448,6 @@ def _check_splits(dataset, cfg: dict) -> None:
                                f"({classes.tolist()}); classification needs at least two")
 
 
-def _test_fault() -> list:
-    """``DLKIT_FAULT_EPOCH=k``, read here for the tests of the failure path that run the
-    CLI in subprocesses (in-process tests hand ``execute`` their own callback): a callback
-    that raises at the start of epoch k, or with ``DLKIT_FAULT_SIGNAL=INT`` sends the
-    process SIGINT there (Ctrl-C at a known moment)."""
-    epoch = os.environ.get("DLKIT_FAULT_EPOCH")
-    if not epoch:
-        return []
-    import keras
-
-    class Fault(keras.callbacks.Callback):
-        def on_epoch_begin(self, index, logs=None):
-            if index + 1 != int(epoch):
-                return
-            if os.environ.get("DLKIT_FAULT_SIGNAL") == "INT":
-                import signal
-
-                os.kill(os.getpid(), signal.SIGINT)
-                return
-            raise RuntimeError(f"fault injected by DLKIT_FAULT_EPOCH={epoch}")
-
-    return [Fault()]
-
-
 def _evaluate(model, dataset, ys) -> dict:
     from dlkit.training.loop import EVAL_BATCH
 
@@ -651,6 +627,7 @@ def start(cfg: dict, run_dir: Path, verbose: bool, label: str, callbacks: list):
     TensorBoard log, ``config.yaml``). A failure while starting is the run's failure."""
     from dlkit.training import environment
     from dlkit.training.callbacks import ConsoleProgress
+    from experiments import faults
     from experiments.tensorboard_log import TensorBoardLog, TensorBoardScalars, run_logdir
 
     trainer = cfg["trainer"]
@@ -675,15 +652,15 @@ def start(cfg: dict, run_dir: Path, verbose: bool, label: str, callbacks: list):
             "versions": environment.versions(), "hardware": environment.hardware()}
     job = Job(cfg, run_dir, verbose, base, time.perf_counter())
     try:
-        job.dataset, job.ys, job.loop = prepare(cfg, run_dir, [*_test_fault(), *callbacks],
-                                                identity)
+        job.dataset, job.ys, job.loop = prepare(cfg, run_dir, callbacks, identity)
         job.tensorboard = TensorBoardLog(run_logdir(run_dir.parent, label, run_dir), run_dir)
         base.update(data={"name": job.dataset.name, "task": job.dataset.task,
                           **job.dataset.sizes()},
                     params=int(job.loop.model.count_params()),
                     tensorboard=str(job.tensorboard.logdir))
         job.loop.callbacks += [TensorBoardScalars(job.tensorboard, job.loop.rows),
-                               *([ConsoleProgress(trainer["epochs"])] if verbose else [])]
+                               *([ConsoleProgress(trainer["epochs"])] if verbose else []),
+                               *faults.callbacks()]  # last: the epoch's files all written
         run_dir.mkdir(parents=True, exist_ok=True)
         job.result_path.unlink(missing_ok=True)
         (run_dir / "traceback.txt").unlink(missing_ok=True)  # from an earlier, failed attempt

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -44,26 +43,14 @@ def tensorboard_steps(run_dir, tag="loss/train"):
 
 @pytest.mark.slow
 def test_sigkill_mid_sweep_then_rerun_completes_every_run_once(tmp_path):
+    """The fault point ``epoch:3`` kills the sweep (SIGKILL) right after its first run's
+    third epoch wrote its files; the re-run resumes that run there and trains the other."""
     args = ["-m", "seed=0,1", "trainer.epochs=6", f"results_dir={tmp_path}/killed", *FAST]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "experiments.run", *args], cwd=tmp_path,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    deadline = time.time() + 300
-    killed_at = None
-    while time.time() < deadline:
-        states = list((tmp_path / "killed").rglob("state.json"))
-        epochs = [json.loads(s.read_text())["epoch"] for s in states if s.stat().st_size]
-        if epochs and max(epochs) >= 3:
-            time.sleep(0.15)  # into the next epoch
-            os.killpg(proc.pid, signal.SIGKILL)
-            killed_at = max(epochs)
-            break
-        time.sleep(0.05)
-    proc.wait()
-    assert killed_at is not None, "the sweep never reached epoch 3"
-    assert not any(r["status"] == "completed" and r["epochs_completed"] < 6
-                   for r in runs(tmp_path / "killed").values())
+    proc = cli(*args, cwd=tmp_path, env={"DLKIT_KILL_AT": "epoch:3"}, check=False)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    states = [json.loads(s.read_text()) for s in (tmp_path / "killed").rglob("state.json")]
+    assert [s["epoch"] for s in states] == [3]  # the first run, killed at its epoch 3
+    assert not runs(tmp_path / "killed")  # no run finished
     # every state.json names a complete checkpoint
     from dlkit.training import checkpoint
 
@@ -76,7 +63,7 @@ def test_sigkill_mid_sweep_then_rerun_completes_every_run_once(tmp_path):
         cwd=tmp_path)
     killed, straight = runs(tmp_path / "killed"), runs(tmp_path / "straight")
     assert sorted(killed) == sorted(straight) and len(killed) == 2  # same run identities
-    assert any(r.get("resumed_from_epoch", 0) > 0 for r in killed.values())
+    assert sorted(r["resumed_from_epoch"] for r in killed.values()) == [0, 3]
     for run_id, result in killed.items():
         assert result["status"] == "completed" and result["epochs_completed"] == 6
         run_dir = tmp_path / "killed" / "default" / run_id
@@ -113,14 +100,15 @@ def test_divergence_stops_the_run_and_records_the_epoch(tmp_path):
 @pytest.mark.slow
 def test_failure_is_recorded_sweep_goes_on_and_exits_nonzero(tmp_path):
     proc = cli("-m", "seed=0,1", "trainer.epochs=2", f"results_dir={tmp_path}", *FAST,
-               cwd=tmp_path, env={"DLKIT_FAULT_EPOCH": "2"}, check=False)
+               cwd=tmp_path, env={"DLKIT_KILL_AT": "epoch:1:raise"}, check=False)
     assert proc.returncode != 0
     results = runs(tmp_path)
     assert len(results) == 2 and {r["status"] for r in results.values()} == {"failed"}
     assert "2 run(s) failed" in proc.stderr
     for run_id, result in results.items():
         assert run_id in proc.stderr and result["epochs_completed"] == 1
-        assert "DLKIT_FAULT_EPOCH" in (tmp_path / "default" / run_id / "traceback.txt").read_text()
+        traceback = (tmp_path / "default" / run_id / "traceback.txt").read_text()
+        assert "DLKIT_KILL_AT=epoch:1:raise" in traceback
     from experiments.report import load
 
     assert list(load(tmp_path)["status"]) == ["failed", "failed"]
@@ -133,7 +121,7 @@ def test_failure_is_recorded_sweep_goes_on_and_exits_nonzero(tmp_path):
 @pytest.mark.slow
 def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
     cli("trainer.epochs=2", f"results_dir={tmp_path}", *FAST, cwd=tmp_path,
-        env={"DLKIT_FAULT_EPOCH": "2"}, check=False)
+        env={"DLKIT_KILL_AT": "epoch:1:raise"}, check=False)
     (state,) = tmp_path.rglob("state.json")
     name = json.loads(state.read_text())["checkpoint"]
     (state.parent / "checkpoints" / name).write_bytes(b"garbage")
@@ -203,27 +191,18 @@ def test_two_concurrent_sweeps_train_each_run_once(tmp_path):
 
 @pytest.mark.slow
 def test_sigkill_after_a_history_write_with_dropout_resumes_exactly(tmp_path):
-    """Dropout draws from a random-number state that now travels with the checkpoint: a run
-    killed right after epoch 3's files and re-run equals an uninterrupted one."""
+    """Dropout draws from a random-number state that travels with the checkpoint: a run
+    killed (fault point ``epoch:3``) right after epoch 3's files and re-run equals an
+    uninterrupted one."""
     args = ["trainer.epochs=5", "+model.dropout=0.5", *FAST]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "experiments.run", *args,
-                             f"results_dir={tmp_path}/killed"], cwd=tmp_path, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        states = list((tmp_path / "killed").rglob("state.json"))
-        if states and states[0].stat().st_size and \
-                json.loads(states[0].read_text())["epoch"] >= 3:
-            os.killpg(proc.pid, signal.SIGKILL)
-            break
-        time.sleep(0.02)
-    proc.wait()
+    proc = cli(*args, f"results_dir={tmp_path}/killed", cwd=tmp_path,
+               env={"DLKIT_KILL_AT": "epoch:3"}, check=False)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
     (killed_dir,) = [s.parent for s in (tmp_path / "killed").rglob("state.json")]
-    assert not (killed_dir / "result.json").exists(), "killed too late: the run had finished"
+    assert json.loads((killed_dir / "state.json").read_text())["epoch"] == 3
+    assert not (killed_dir / "result.json").exists()
     cli(*args, f"results_dir={tmp_path}/killed", cwd=tmp_path)
     cli(*args, f"results_dir={tmp_path}/straight", cwd=tmp_path)
     (straight_dir,) = [s.parent for s in (tmp_path / "straight").rglob("result.json")]
-    assert json.loads((killed_dir / "result.json").read_text())["resumed_from_epoch"] >= 3
+    assert json.loads((killed_dir / "result.json").read_text())["resumed_from_epoch"] == 3
     pd.testing.assert_frame_equal(history(killed_dir), history(straight_dir))

@@ -166,3 +166,29 @@ def test_a_run_held_by_another_process_waits_with_one_line(tmp_path, monkeypatch
     handle.close()
     with pipeline.run_lock(run_dir):  # free now: taken at once
         assert (run_dir / ".lock").exists()
+
+
+def test_the_epoch_fault_point_raises_after_that_epochs_files(tmp_path, monkeypatch):
+    """``DLKIT_KILL_AT=epoch:2:raise``: the run fails once epoch 2 wrote its files (its
+    checkpoint and history hold epoch 2), and the same run without it resumes there."""
+    from experiments.pipeline import RunFailed
+
+    monkeypatch.setenv("DLKIT_KILL_AT", "epoch:2:raise")
+    with pytest.raises(RunFailed, match="fault injected by DLKIT_KILL_AT=epoch:2:raise"):
+        _run(tmp_path)
+    folder = _folder(tmp_path)
+    result = json.loads((folder / "result.json").read_text())
+    assert (result["status"], result["epochs_completed"]) == ("failed", 2)
+    assert json.loads((folder / "state.json").read_text())["epoch"] == 2
+    monkeypatch.delenv("DLKIT_KILL_AT")
+    again = _run(tmp_path)
+    assert (again["status"], again["resumed_from_epoch"]) == ("completed", 2)
+
+
+@pytest.mark.parametrize("value", ["epoch", "epoch:0", "epoch:x", "pack:1", "epoch:1:NOPE"])
+def test_a_misspelt_fault_point_is_refused_not_ignored(monkeypatch, value):
+    from experiments import faults
+
+    monkeypatch.setenv("DLKIT_KILL_AT", value)
+    with pytest.raises(ValueError, match="DLKIT_KILL_AT=.* is not accepted: .*pack_epoch"):
+        faults.reached("epoch", 1)

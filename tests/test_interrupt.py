@@ -1,8 +1,8 @@
 """Ctrl-C (SIGINT) of a run or a sweep: one line saying what was interrupted and that the
 same command resumes, exit status 130, no temporary file left, and on the re-run a line
 "resuming <run> from epoch k". The interrupt lands at a known moment: the start of an epoch
-(a callback in-process; ``DLKIT_FAULT_EPOCH`` with ``DLKIT_FAULT_SIGNAL=INT`` for the CLI,
-which sends the process a real SIGINT there)."""
+(a callback in-process; for the CLI the fault point ``DLKIT_KILL_AT=epoch:1:INT``, which
+sends the process a real SIGINT once epoch 1 wrote its files)."""
 
 import json
 import os
@@ -58,14 +58,14 @@ def cli(*args, cwd, env=None):
                           capture_output=True, text=True, timeout=600)
 
 
-CTRL_C_AT_EPOCH_2 = {"DLKIT_FAULT_EPOCH": "2", "DLKIT_FAULT_SIGNAL": "INT"}
+CTRL_C_AFTER_EPOCH_1 = {"DLKIT_KILL_AT": "epoch:1:INT"}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sweep", [False, True], ids=["run", "sweep"])
 def test_ctrl_c_is_one_line_exit_130_and_the_rerun_resumes(tmp_path, sweep):
     args = [*(["-m", "seed=0,1"] if sweep else []), *SMALL, f"results_dir={tmp_path}"]
-    proc = cli(*args, cwd=tmp_path, env=CTRL_C_AT_EPOCH_2)
+    proc = cli(*args, cwd=tmp_path, env=CTRL_C_AFTER_EPOCH_1)
     assert proc.returncode == 130, proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
     (line,) = [x for x in proc.stderr.splitlines() if x.strip()]
