@@ -14,6 +14,7 @@ SMALL = {
     "resnet34": ((32, 32, 3), {}), "resnet50": ((32, 32, 3), {}),
     "resnet20": ((16, 16, 3), {}), "resnet32": ((16, 16, 3), {}),
     "resnet56": ((16, 16, 3), {}), "rnn": ((10, 2), {}), "lstm": ((10, 2), {}),
+    "cnn1d": ((40, 1), {}),
 }
 HEAVY = {"alexnet", "resnet18", "resnet20", "resnet32", "resnet34", "resnet50", "resnet56",
          "googlenet"}
@@ -37,6 +38,19 @@ def test_build_train_step_and_keras_file(name, tmp_path, rng):
     loaded = keras.saving.load_model(tmp_path / f"{name}.keras")
     np.testing.assert_allclose(np.asarray(loaded.predict(x, verbose=0)),
                                np.asarray(model.predict(x, verbose=0)), rtol=1e-4, atol=1e-5)
+
+
+def test_cnn1d_is_mnist1ds_baseline_cnn():
+    """Kernel 5, 3, 3 with 25 channels, stride 2 and one step of padding: 40 -> 19 -> 10 -> 5
+    steps, so 25·5 = 125 features reach the output layer."""
+    model = models.get("cnn1d", (40, 1), 10)
+    conv = [(1 * 5 + 1) * 25, (25 * 3 + 1) * 25, (25 * 3 + 1) * 25]
+    assert model.count_params() == sum(conv) + (125 + 1) * 10
+    assert model.get_layer("flatten").output.shape[1:] == (125,)
+    pooled = models.get("cnn1d", (40, 1), 10, pooling=True)
+    assert pooled.get_layer("flatten").output.shape[1:] == (4 * 25,)  # 38->19, 19->9, 9->4
+    with pytest.raises(ValueError, match="sequence inputs"):
+        models.get("cnn1d", (8, 8, 1), 10)
 
 
 def test_googlenet_aux_heads_give_three_outputs():

@@ -1,4 +1,5 @@
-"""Small models for the seed's experiments: an MLP, a small CNN and a modern LeNet-5."""
+"""Small models for the seed's experiments: an MLP, a small CNN, a 1-D CNN for sequences
+and a modern LeNet-5."""
 
 from __future__ import annotations
 
@@ -75,6 +76,31 @@ def cnn(input_shape, num_classes, activation="relu", output_activation="softmax"
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(dense_units, activation=activation, name="dense")(x)
     return keras.Model(inputs, head(x, num_classes, output_activation), name="cnn")
+
+
+@REGISTRY.register("cnn1d")
+def cnn1d(input_shape, num_classes, activation="relu", output_activation="softmax",
+          filters=25, pooling=False):
+    """Three 1-D convolutions over a (timesteps, features) sequence, MNIST-1D's baseline
+    CNN (Greydanus 2020): kernel 5 then 3 and 3, stride 2, one step of zero padding each
+    side, ``filters`` channels, then the output layer on the flattened maps.
+    ``pooling=True`` uses stride 1 and a 2-wide max pooling after each convolution instead
+    (the same output length), for the pooling claims on sequences."""
+    if len(input_shape) != 2:
+        raise ConfigError(f"cnn1d needs sequence inputs of shape (timesteps, features), got "
+                          f"{input_shape}; use dataset=mnist1d, digits_sequence or adding")
+    if not isinstance(pooling, bool):
+        raise ConfigError(f"model.pooling={pooling!r} is not accepted: use true or false")
+    inputs = keras.Input(input_shape, name="inputs")
+    x = inputs
+    for i, kernel in enumerate((5, 3, 3), start=1):
+        x = layers.ZeroPadding1D(1, name=f"pad_{i}")(x)
+        x = layers.Conv1D(filters, kernel, strides=1 if pooling else 2, name=f"conv_{i}")(x)
+        x = layers.Activation(activation, name=f"act_{i}")(x)
+        if pooling:
+            x = layers.MaxPooling1D(2, name=f"pool_{i}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    return keras.Model(inputs, head(x, num_classes, output_activation), name="cnn1d")
 
 
 @REGISTRY.register("lenet5_modern")
