@@ -70,3 +70,99 @@ def test_preset_runs_at_tiny_size(preset, tmp_path):
     assert pngs, report.stdout
     for png in pngs:
         assert png.stat().st_size > 10_000 and png.with_suffix(".csv").exists()
+
+
+# ---- the claims' declarations: test, margin, checks, mechanism controls --------------------
+CHECKS = {"symmetry", "adam_per_parameter", "adagrad_shrinks"}  # true by construction
+
+
+def _claims():
+    from experiments.claims import load
+
+    return load(CONF)
+
+
+def test_every_claim_that_is_not_a_check_declares_its_margin_with_a_reason():
+    claims = _claims()
+    assert len(claims) >= 30
+    for c in claims:
+        if c.check:
+            continue
+        assert (c.margin is None) != (c.margin_relative is None), c.key
+        assert (c.margin or c.margin_relative) > 0, c.key
+        assert len(c.margin_reason.split()) >= 5, c.key
+
+
+def test_definitional_checks_are_declared_as_checks_and_only_they():
+    checks = {c.key for c in _claims() if c.check}
+    assert checks == CHECKS
+
+
+def test_a_declared_test_has_its_reason_and_censored_statistics_keep_a_censoring_test():
+    from experiments.claims import statistics
+
+    for c in _claims():
+        if c.test:
+            assert len(c.test_reason.split()) >= 5, c.key
+        censored = statistics.REGISTRY[c.statistic].censored
+        assert (c.test_name == "rmst_permutation") == censored, c.key
+
+
+def test_times_to_target_count_a_target_only_when_it_holds_for_two_evaluations():
+    from experiments.claims import statistics
+
+    timed = [c for c in _claims() if statistics.REGISTRY[c.statistic].censored]
+    assert timed
+    for c in timed:
+        assert c.args.get("hold", 1) >= 2, c.key
+
+
+def test_the_issues_statistics_are_replaced():
+    """The statistics a review found to measure something else are no claim's any more."""
+    by_key = {c.key: c for c in _claims()}
+    assert by_key["mbgd_steadier"].statistic == "full_loss_noise"
+    assert by_key["rmsprop_vs_momentum_ravine"].statistic == "swing_amplitude"
+    assert by_key["momentum_damps"].statistic == "across_along_ratio"
+    bias = by_key["adam_bias_correction"]
+    assert bias.tuning is None and bias.args["column"] == "update_norm"
+    mape = by_key["mape_relative_error"]
+    assert mape.statistic == "prediction_error" and mape.args["metric"] != "mape"
+
+
+def test_mechanism_controls_compose_with_each_arm():
+    """Each mechanism control's overrides, after each arm's, are a configuration the suite
+    composes (Hydra for training claims, the ravine's own parser for path claims)."""
+    from experiments.claims.ravine import RavineRuns
+    from experiments.claims.runs import Runs
+
+    controls = [c for c in _claims() if c.mechanism is not None]
+    assert {c.key for c in controls} >= {"mbgd_steadier", "adam_bias_correction",
+                                         "momentum_damps"}
+    runs = Runs()
+    for c in controls:
+        assert len(c.mechanism.why.split()) >= 5
+        for arm, extra in ((c.a, c.mechanism.a), (c.b, c.mechanism.b)):
+            overrides = [*arm.overrides, *extra, "seed=0"]
+            if c.source == "ravine":
+                spec = RavineRuns._parse(overrides)
+                assert spec["learning_rate"] > 0
+            else:
+                cfg = runs.compose(c.preset, overrides)
+                for item in extra:
+                    key, _, value = item.partition("=")
+                    node = cfg
+                    for part in key.split("."):
+                        node = node[part]
+                    assert str(node).lower() == value.lower() or float(node) == float(value)
+
+
+def test_momentum_damps_control_is_gradient_descent_itself():
+    """Momentum 0 at gradient descent's rate: the control's two paths are identical, so
+    its statistic is exactly null."""
+    from experiments.claims.ravine import RavineRuns
+
+    (c,) = [c for c in _claims() if c.key == "momentum_damps"]
+    ravine = RavineRuns()
+    a = ravine.get("ravine", [*c.a.overrides, *c.mechanism.a, "seed=0"])
+    b = ravine.get("ravine", [*c.b.overrides, *c.mechanism.b, "seed=0"])
+    assert a.steps[["x", "y"]].equals(b.steps[["x", "y"]])
