@@ -109,6 +109,8 @@ def incompatibility(loops) -> str | None:
     for loop in loops:
         if loop.plateau is not None or loop.diagnostics:
             return "the plateau schedule and optimizer diagnostics act on one run at a time"
+        if loop.step_losses is not None and loop.step_losses.full is not None:
+            return "the full-loss trace evaluates each run between its own steps"
     checks = (
         ("epochs", lambda l: l.epochs), ("start epoch", lambda l: l.start_epoch),
         ("batch size", lambda l: min(l.batch_size, len(l.x))),

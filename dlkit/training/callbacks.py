@@ -143,20 +143,36 @@ class HistoryCSV(keras.callbacks.Callback):
 class StepLosses(keras.callbacks.Callback):
     """Per-step training loss into ``path`` at each epoch's end. Keras reports the running
     mean of the epoch after each batch; the batch's own loss is ``k·m_k − (k−1)·m_(k−1)``
-    (computed in float64)."""
+    (computed in float64).
 
-    def __init__(self, path, rows: list[dict] | None = None):
+    With ``full`` (``(x, y, every)``: a fixed sample of the training set) the row of every
+    ``every``-th step also holds ``full_loss``: the compiled loss on that sample after the
+    step's update, the model in inference mode. The mini-batch loss mixes the noise of the
+    updates with the noise of which examples a batch drew (it is noisy even with frozen
+    weights); ``full_loss`` follows the weights alone."""
+
+    def __init__(self, path, rows: list[dict] | None = None, full=None):
         super().__init__()
         self.path, self.rows = Path(path), list(rows or [])
         self._epoch, self._prev = 0, 0.0
+        self.full = full
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch, self._prev = epoch + 1, 0.0
 
+    def _full_loss(self) -> float:
+        x, y, _ = self.full
+        y_pred = self.model(x, training=False)
+        return float(keras.ops.convert_to_numpy(self.model.loss(y, y_pred)))
+
     def on_train_batch_end(self, batch, logs=None):
         mean = float((logs or {}).get("loss", float("nan")))
-        self.rows.append({"epoch": self._epoch, "step": batch + 1,
-                          "loss": (batch + 1) * mean - batch * self._prev})
+        row = {"epoch": self._epoch, "step": batch + 1,
+               "loss": (batch + 1) * mean - batch * self._prev}
+        if self.full is not None:
+            row["full_loss"] = (self._full_loss() if (batch + 1) % self.full[2] == 0
+                                else float("nan"))
+        self.rows.append(row)
         self._prev = mean
 
     def on_epoch_end(self, epoch, logs=None):

@@ -64,7 +64,9 @@ class EpochLoop:
 
     ``plateau`` (a ``dlkit.schedules.Plateau``) adjusts the learning rate from ``val_loss``;
     ``diagnostics`` adds ``optimizer.diagnostics`` to each epoch's row; ``log_steps`` writes
-    ``steps.csv`` (a model compiled with ``steps_per_execution=1``); ``callbacks`` (Keras
+    ``steps.csv`` (a model compiled with ``steps_per_execution=1``), with the loss on
+    ``full_loss_examples`` training examples (a fixed sample per seed) after every
+    ``full_loss_every``-th step when that is positive (``StepLosses``); ``callbacks`` (Keras
     callbacks: TensorBoard, console progress, a test's fault) run after the loop's own at
     each epoch's end and see the epoch's row as ``logs``. A model compiled with
     ``steps_per_execution`` > 1 trains to the same numbers with fewer calls per epoch
@@ -76,7 +78,8 @@ class EpochLoop:
 
     def __init__(self, model, data, epochs, batch_size, seed, run_dir, plateau=None,
                  diagnostics=False, keep_checkpoints=2, log_steps=False, callbacks=(),
-                 identity: dict | None = None):
+                 identity: dict | None = None, full_loss_every: int = 0,
+                 full_loss_examples: int = 256):
         self.model = model
         self.x, self.y, self.x_val, self.y_val = data
         self.epochs, self.batch_size, self.seed = int(epochs), int(batch_size), int(seed)
@@ -91,7 +94,15 @@ class EpochLoop:
             raise ConfigError(f"log_steps needs a model compiled with steps_per_execution=1 "
                               f"(got {model.steps_per_execution}): steps.csv records every "
                               "step's loss, which Keras reports once per execution")
-        self.step_losses = StepLosses(self.steps_path) if log_steps else None
+        full = None
+        if full_loss_every:
+            if not log_steps:
+                raise ConfigError("full_loss_every needs log_steps: the full loss is a column "
+                                  "of steps.csv")
+            pick = np.random.default_rng([self.seed, 7]).permutation(len(self.x))
+            pick = np.sort(pick[:int(full_loss_examples)])
+            full = (self.x[pick], self.y[pick], int(full_loss_every))
+        self.step_losses = StepLosses(self.steps_path, full=full) if log_steps else None
         self.callbacks = list(callbacks)
         self.identity = identity
         self.start_epoch, self.rows = 0, []
