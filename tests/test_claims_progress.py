@@ -47,12 +47,25 @@ class FakeRuns:
         return run
 
 
+def _without_mechanism(monkeypatch):
+    """The declared claims with no mechanism control (these tests count the other stages;
+    the mechanism stage is tested in test_verdicts.py)."""
+    from dataclasses import replace
+
+    import experiments.claims as claims
+
+    load = claims.load
+    monkeypatch.setattr(claims, "load", lambda *a, **k: [replace(c, mechanism=None)
+                                                          for c in load(*a, **k)])
+
+
 @pytest.fixture
 def fake(monkeypatch):
     from experiments import tf_startup
     from experiments.claims import runs
 
     monkeypatch.setattr(runs, "Runs", FakeRuns)
+    _without_mechanism(monkeypatch)
     monkeypatch.setattr(tf_startup, "start_tensorflow", lambda: None)
     monkeypatch.delenv("DLKIT_PROGRESS", raising=False)
     return ["adam_vs_sgd", "--seeds", "2", "--points", "2", "--no-report"]
@@ -67,27 +80,27 @@ def test_progress_lines_name_the_stage_and_count_runs_against_the_plan(fake, tmp
                                                                        capsys):
     """Off a terminal: one line per stage change with the claim's runs done/planned in that
     stage and all claims' done/total; the totals match the runs the protocol asked for
-    (the planned tuning grid, 2 rates x 2 tuning seeds x 2 arms, grew by one rate per arm).
+    (the planned tuning grid, 2 rates x 3 tuning seeds x 2 arms, grew by one rate per arm).
     Chance-level warnings of tuning runs are held back and counted; a final run's shows."""
     from experiments.claims.__main__ import main
 
     assert main([*fake, "--results", str(tmp_path)]) == 0
     asked = [_stage(o) for _, o in FakeRuns.asked]
     counts = {s: asked.count(s) for s in ("tuning", "final", "control")}
-    assert counts == {"tuning": 12, "final": 4, "control": 2}
+    assert counts == {"tuning": 18, "final": 4, "control": 2}
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.startswith("[claims] 1/1 adam_vs_sgd")]
     assert [line.split(";")[0] for line in lines] == [
-        "[claims] 1/1 adam_vs_sgd: tuning, 0/8 runs",  # as planned: the grid grows later
+        "[claims] 1/1 adam_vs_sgd: tuning, 0/12 runs",  # as planned: the grid grows later
         "[claims] 1/1 adam_vs_sgd: final, 0/4 runs",
         "[claims] 1/1 adam_vs_sgd: control, 0/2 runs",
-        "[claims] 1/1 adam_vs_sgd: done, 18 runs"]
-    assert "all claims 0/14 runs" in lines[0] and "ETA unknown" in lines[0]
-    assert "all claims 12/18 runs" in lines[1] and "ETA ~" in lines[1]
-    assert "all claims 16/18 runs" in lines[2]
-    assert lines[3].endswith("all claims 18/18 runs, ETA ~0s")
-    # the rate below the best on both arms' grids, two tuning seeds each: held back
-    assert "note: adam_vs_sgd: 4 tuning run(s) ended at chance level" in err
+        "[claims] 1/1 adam_vs_sgd: done, 24 runs"]
+    assert "all claims 0/18 runs" in lines[0] and "ETA unknown" in lines[0]
+    assert "all claims 18/24 runs" in lines[1] and "ETA ~" in lines[1]
+    assert "all claims 22/24 runs" in lines[2]
+    assert lines[3].endswith("all claims 24/24 runs, ETA ~0s")
+    # the rate below the best on both arms' grids, three tuning seeds each: held back
+    assert "note: adam_vs_sgd: 6 tuning run(s) ended at chance level" in err
     assert err.count("at chance level (0.100") == 1  # the final run's warning
 
 
@@ -103,15 +116,15 @@ def test_progress_on_a_terminal_draws_bars(fake, tmp_path, monkeypatch):
     assert main([*fake, "--results", str(tmp_path)]) == 0
     shown = terminal.getvalue()
     assert "adam_vs_sgd: tuning" in shown and "adam_vs_sgd: control" in shown
-    assert "claims: 100%" in shown and "18/18" in shown
+    assert "claims: 100%" in shown and "24/24" in shown
     assert "[claims] 1/1" not in shown  # bars, not lines
 
 
 def test_plan_prints_runs_per_stage_and_an_estimate_and_trains_nothing(tmp_path, monkeypatch,
                                                                        capsys):
-    """``--plan``: the runs per claim and stage (2 points x 2 tuning seeds per arm, 2 final
-    seeds per arm, 2 control seeds), an estimate that grows linearly with the epochs, said
-    to be an estimate; no run trained, no folder made."""
+    """``--plan``: the runs per claim and stage (2 points x 3 tuning seeds per arm, 2 final
+    seeds per arm, 2 control seeds, no mechanism control), an estimate that grows linearly
+    with the epochs, said to be an estimate; no run trained, no folder made."""
     from experiments import pipeline
     from experiments.claims.__main__ import main
 
@@ -119,22 +132,23 @@ def test_plan_prints_runs_per_stage_and_an_estimate_and_trains_nothing(tmp_path,
         raise AssertionError("--plan trained a run")
 
     monkeypatch.setattr(pipeline, "execute", no_training)
+    _without_mechanism(monkeypatch)
     results = tmp_path / "results"
 
     def planned(epochs):
         assert main(["adam_vs_sgd", "--plan", "--seeds", "2", "--points", "2",
                      "--results", str(results), "--override", f"trainer.epochs={epochs}"]) == 0
         out = capsys.readouterr().out.splitlines()
-        assert out[0].split() == ["claim", "preset", "tuning", "final", "control", "runs",
-                                  "estimate"]
-        assert out[1].split()[:6] == ["adam_vs_sgd", "optimizers", "8", "4", "2", "14"]
-        assert out[2].startswith("total: 14 runs, about ") and "(an estimate" in out[2]
-        return pd.Timedelta(out[1].split()[6]).total_seconds()
+        assert out[0].split() == ["claim", "preset", "tuning", "final", "control",
+                                  "mechanism", "runs", "estimate"]
+        assert out[1].split()[:7] == ["adam_vs_sgd", "optimizers", "12", "4", "2", "0", "18"]
+        assert out[2].startswith("total: 18 runs, about ") and "(an estimate" in out[2]
+        return pd.Timedelta(out[1].split()[7]).total_seconds()
 
     from experiments.claims.__main__ import RUN_S
 
     one, two, three = planned(1), planned(2), planned(3)
-    assert one >= 14 * RUN_S  # each run's fixed cost, then each epoch's: linear in epochs
+    assert one >= 18 * RUN_S  # each run's fixed cost, then each epoch's: linear in epochs
     assert two - one > 0 and three - two == pytest.approx(two - one, abs=2.0)
     assert not results.exists()
 
@@ -147,8 +161,8 @@ def test_a_workers_progress_names_its_arm_and_counts_only_its_runs(fake, tmp_pat
     assert main([*fake, "--arm", "a", "--results", str(tmp_path)]) == 0
     lines = [line.split(";")[0] for line in capsys.readouterr().err.splitlines()
              if line.startswith("[claims] ")]
-    assert lines == ["[claims] 1/1 adam_vs_sgd (arm A): tuning, 0/4 runs",
+    assert lines == ["[claims] 1/1 adam_vs_sgd (arm A): tuning, 0/6 runs",
                      "[claims] 1/1 adam_vs_sgd (arm A): final, 0/2 runs",
                      "[claims] 1/1 adam_vs_sgd (arm A): control, 0/2 runs",
-                     "[claims] 1/1 adam_vs_sgd (arm A): done, 10 runs"]
-    assert len(FakeRuns.asked) == 10  # 3 rates x 2 tuning seeds, 2 final, 2 control
+                     "[claims] 1/1 adam_vs_sgd (arm A): done, 13 runs"]
+    assert len(FakeRuns.asked) == 13  # 3 rates x 3 tuning seeds, 2 final, 2 control

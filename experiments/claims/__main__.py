@@ -4,6 +4,7 @@
     python -m experiments.claims ce_vs_mse batchnorm_sigmoid --out results/reference
     python -m experiments.claims --list                # the declared claims
     python -m experiments.claims --plan                # runs per claim and stage, a time estimate
+    python -m experiments.claims --replicate           # every stage again on fresh seeds
 
 Runs land in ``<results>/<preset>/`` like the preset's sweep; completed runs are skipped,
 interrupted ones resume, so the command can be stopped and started again.
@@ -75,6 +76,11 @@ def main(argv=None) -> int:
     parser.add_argument("--list", action="store_true", help="list the declared claims")
     parser.add_argument("--plan", action="store_true", help="print the runs each claim "
                         "needs per stage and an estimated time, then stop (trains nothing)")
+    parser.add_argument("--replicate", action="store_true", help="run every stage again "
+                        "on disjoint fresh seeds (tuning, final and control seeds of "
+                        "experiments/claims/protocol.py) into the same results folder; the "
+                        "report shows each claim's replication verdict beside the "
+                        "original's; with --plan: the replication's runs")
     parser.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
                         help="a Hydra override for every run (e.g. trainer.epochs=2 for a "
                         "smoke test); repeatable")
@@ -96,6 +102,9 @@ def main(argv=None) -> int:
     claims = _claims(args.keys)
     if args.seeds is not None or args.points is not None:
         claims = [_smaller(c, args.seeds, args.points) for c in claims]
+    declared = claims
+    if args.replicate:
+        claims = [c.replication() for c in claims]
     if args.list:
         for c in claims:
             print(f"{c.key:<24} {c.preset:<16} {c.statistic:<22} {c.text}")
@@ -108,7 +117,7 @@ def main(argv=None) -> int:
         start_tensorflow()  # the estimate builds each arm's network (untrained)
         return show_plan(claims, args)
     if args.workers > 1:  # the parent only writes the report: its Keras starts quietly too
-        return _in_workers(claims, args)
+        return _in_workers(claims, args, declared)
     start_tensorflow()
     if args.threads and args.backend == "tensorflow":
         import tensorflow as tf
@@ -144,7 +153,7 @@ def main(argv=None) -> int:
     progress.close()
     if args.no_report or args.arm:  # one arm's runs are not a report's
         return 0
-    return _report(claims, args)
+    return _report(declared, args)
 
 
 def _report(claims, args) -> int:
@@ -170,7 +179,11 @@ def _report(claims, args) -> int:
     for path in written:
         print(f"  wrote {path}")
     for r in results:
-        print(f"  [{r.verdict}] {r.claim.key} (A/A: {r.control_verdict})")
+        mechanism = f"; mechanism: {r.mechanism_verdict}" if r.mechanism is not None else ""
+        replication = (f"; replication: {r.replication.verdict}"
+                       if r.replication is not None else "")
+        print(f"  [{r.verdict}] {r.claim.key} (A/A: {r.control_verdict}{mechanism}"
+              f"{replication})")
     return 0
 
 
@@ -368,7 +381,7 @@ def show_plan(claims, args) -> int:
     from experiments.claims.engine import STAGES, stage_runs
 
     seconds = _seconds_estimates(claims, _run_overrides(args))
-    print(f"{'claim':<26}{'preset':<18}" + "".join(f"{s:>9}" for s in STAGES)
+    print(f"{'claim':<26}{'preset':<18}" + "".join(f"{s:>10}" for s in STAGES)
           + f"{'runs':>7}{'estimate':>11}")
     total_runs, total_s = 0, 0.0
     for claim in claims:
@@ -379,7 +392,7 @@ def show_plan(claims, args) -> int:
         total_s += est or 0.0
         when = "no network" if claim.source != "train" else (
             "unknown" if est is None else _duration(est))
-        print(f"{claim.key:<26}{claim.preset:<18}" + "".join(f"{counts[s]:>9}" for s in STAGES)
+        print(f"{claim.key:<26}{claim.preset:<18}" + "".join(f"{counts[s]:>10}" for s in STAGES)
               + f"{n:>7}{when:>11}")
     print(f"total: {total_runs} runs, about {_duration(total_s)} in one process "
           "(an estimate, not a measurement)")
@@ -514,6 +527,7 @@ def _worker_args(args) -> list[str]:
     the smaller sizes; each worker then trains its unit and writes no report."""
     out = ["--results", args.results, "--backend", args.backend]
     out += ["--pack"] if args.pack else []
+    out += ["--replicate"] if getattr(args, "replicate", False) else []
     for override in args.override:
         out += ["--override", override]
     out += ["--seeds", str(args.seeds)] if args.seeds is not None else []
@@ -554,7 +568,7 @@ def _unit_name(keys, arm) -> str:
     return ", ".join(keys) + (f" (arm {arm.upper()})" if arm else "")
 
 
-def _in_workers(claims, args) -> int:
+def _in_workers(claims, args, declared=None) -> int:
     """Run the claims in ``--workers`` processes at a time, one process per unit of
     ``plan`` (a freed worker takes the next unit, largest first), then the timed claims in
     one process alone, then write one report. Runs shared by two claims are trained once: a
@@ -609,7 +623,7 @@ def _in_workers(claims, args) -> int:
             print(f"  {name}: {_how(code)}", file=sys.stderr)
         # a signal's status is negative: report it the way a shell does (128 + signal)
         return max(code if code > 0 else 128 - code for _, code in failed)
-    return _report(claims, args)
+    return _report(claims if declared is None else declared, args)
 
 
 def _cost(claim, arm) -> int:

@@ -1,4 +1,5 @@
-"""``claims.md``, ``claims.json`` and one figure per claim (PNG plus the CSV it plots)."""
+"""``claims.md``, ``claims.json``, one figure per claim (PNG plus the CSV it plots) and the
+calibration of the A/A controls (a histogram of their p-values)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pandas as pd
 from dlkit.training.files import atomic_write_text
 from experiments.claims import Claim, load, protocol, statistics
 from experiments.claims.engine import ClaimResult, evaluate, judge
-from experiments.claims.protocol import ALPHA, TUNING_SEEDS, MissingRuns
+from experiments.claims.protocol import ALPHA, MissingRuns
 
 
 def collect(results_dir, claims: list[Claim] | None = None,
@@ -24,13 +25,22 @@ def collect(results_dir, claims: list[Claim] | None = None,
     from experiments.claims.runs import Runs
 
     runs = Runs(results_dir, execute=False, extra=extra)
-    done, missing = [], []
+    done, missing, replicated = [], [], []
     for claim in claims if claims is not None else load():
         try:
             done.append(evaluate(claim, runs))
         except MissingRuns as err:
             missing.append((claim, f"runs missing ({err})"))
-    return judge(done), missing
+            continue
+        try:  # the replication on fresh seeds, when its runs are there
+            replicated.append(evaluate(claim.replication(), runs))
+        except MissingRuns:
+            pass
+    judge(done)
+    again = {r.claim.key: r for r in judge(replicated, replication=True)}
+    for r in done:
+        r.replication = again.get(r.claim.key)
+    return done, missing
 
 
 def _num(x):
@@ -44,12 +54,17 @@ def _comparison(c: protocol.Comparison) -> dict:
     return {"test": c.test, "n_pairs": c.n, "effect": _num(c.effect),
             "ci95": [_num(c.ci[0]), _num(c.ci[1])], "p": _num(c.p), "p_holm": _num(c.p_holm),
             "direction": c.direction, "summary_a": _num(c.mean_a), "summary_b": _num(c.mean_b),
-            "note": c.note, **({"counts": c.extra} if c.extra else {})}
+            "margin": _num(c.margin), "tost_p": _num(c.tost_p),
+            "tost_p_holm": _num(c.tost_p_holm), "detectable_effect": _num(c.detectable),
+            "note": c.note, **({"counts": {k: _num(v) if isinstance(v, float) else v
+                                          for k, v in c.extra.items()}} if c.extra else {})}
 
 
 def _arm(arm, claim: Claim) -> dict:
     out = {"label": arm.label, "chosen_rate": arm.rate, "n": len(arm.final),
-           "final": [_num(v) for v in arm.final], "seeds": claim.final_seeds}
+           "final": [_num(v) for v in arm.final], "seeds": claim.final_seeds,
+           "horizons": [_num(h) for h in arm.horizons], "trains": arm.trains,
+           "stability": arm.stability}
     if arm.tuning is None:
         out["tuning"] = {"tuned": False, "why": claim.fixed}
     else:
@@ -60,31 +75,95 @@ def _arm(arm, claim: Claim) -> dict:
                          "grid": [min(t.rates), max(t.rates)],
                          "rates": t.rates, "best_at_edge": t.at_edge,
                          "limits": [claim.tuning.low, claim.tuning.high],
-                         "seeds": list(TUNING_SEEDS),
+                         "seeds": list(t.seeds), "trains": t.trains, "flat": t.flat,
                          "curve": {f"{r:.6g}": [_num(v) for v in t.values[r]]
                                    for r in t.rates}}
     return out
 
 
-def to_json(results: list[ClaimResult], missing) -> dict:
+def _claim_json(r: ClaimResult) -> dict:
+    c = r.claim
+    stat = statistics.REGISTRY[c.statistic]
+    out = {
+        "key": c.key, "claim": c.text, "preset": c.preset, "verdict": r.verdict,
+        "check": c.check,
+        "statistic": {"name": c.statistic, "args": c.args, "unit": stat.unit,
+                      "censored": stat.censored, "expect": f"A {c.expect} than B",
+                      "tuned_on": c.tune_on or c.statistic},
+        "test": {"name": c.test_name, "declared": bool(c.test),
+                 "reason": c.test_reason or "the protocol's default for this statistic"},
+        "margin": {"value": c.margin, "relative": c.margin_relative,
+                   "reason": c.margin_reason or "no margin declared"},
+        "a": _arm(r.a, c), "b": _arm(r.b, c), "comparison": _comparison(r.comparison),
+        "control": {"verdict": r.control_verdict, "seeds": c.control_seeds,
+                    "values": [_num(v) for v in r.control],
+                    "horizons": [_num(h) for h in r.control_horizons],
+                    "comparison": _comparison(r.control_comparison)},
+        "note": c.note}
+    if c.mechanism is not None:
+        a, b = r.mechanism_values or ([], [])
+        out["mechanism"] = {"why": c.mechanism.why, "a": list(c.mechanism.a),
+                            "b": list(c.mechanism.b), "verdict": r.mechanism_verdict,
+                            "seeds": c.control_seeds, "values_a": [_num(v) for v in a],
+                            "values_b": [_num(v) for v in b],
+                            "comparison": None if r.mechanism is None
+                            else _comparison(r.mechanism)}
+    return out
+
+
+def to_json(results: list[ClaimResult], missing, calib: dict | None = None) -> dict:
     claims = []
     for r in results:
-        c = r.claim
-        stat = statistics.REGISTRY[c.statistic]
-        claims.append({
-            "key": c.key, "claim": c.text, "preset": c.preset, "verdict": r.verdict,
-            "statistic": {"name": c.statistic, "args": c.args, "unit": stat.unit,
-                          "censored": stat.censored, "expect": f"A {c.expect} than B",
-                          "tuned_on": c.tune_on or c.statistic},
-            "a": _arm(r.a, c), "b": _arm(r.b, c), "comparison": _comparison(r.comparison),
-            "control": {"verdict": r.control_verdict, "seeds": c.control_seeds,
-                        "values": [_num(v) for v in r.control],
-                        "comparison": _comparison(r.control_comparison)},
-            "note": c.note})
-    return {"alpha": ALPHA, "correction": "Holm, over the claims of this report (controls "
-            "as their own family)", "claims": claims,
+        entry = _claim_json(r)
+        if r.replication is not None:
+            again = _claim_json(r.replication)
+            again.pop("replication", None)
+            entry["replication"] = {**again, "agrees": again["verdict"] == r.verdict}
+        claims.append(entry)
+    replicated = [r for r in results if r.replication is not None]
+    family = results[0].family if results else {}
+    return {"alpha": ALPHA,
+            "correction": "Holm over the declared family (every declared claim that is not "
+            "a check; members not evaluated here from the committed reference, see "
+            "'family'); TOST p-values and A/A controls corrected over the same family; a "
+            "check on its uncorrected p",
+            "family": [{"key": k, "p": _num(v["p"]), "source": v["source"]}
+                       for k, v in family.items()],
+            "checks": [r.claim.key for r in results if r.claim.check],
+            "claims": claims,
+            "replication": {"replicated": len(replicated),
+                            "agree": sum(r.replication.verdict == r.verdict
+                                         for r in replicated),
+                            "agreement": (sum(r.replication.verdict == r.verdict
+                                              for r in replicated) / len(replicated))
+                            if replicated else None},
+            "calibration": calibration(results) if calib is None else calib,
             "not_evaluated": [{"key": c.key, "preset": c.preset, "why": why}
                               for c, why in missing]}
+
+
+def calibration(results: list[ClaimResult]) -> dict:
+    """The A/A controls' raw p-values (their number, a KS test of uniformity) and, per test
+    type, the false-positive rate on resampled A/A splits of each claim's arm A final and
+    control runs (``protocol.false_positive_rate``)."""
+    from scipy import stats
+
+    ps = [r.control_comparison.p for r in results if np.isfinite(r.control_comparison.p)]
+    ks = stats.kstest(ps, "uniform") if len(ps) >= 2 else None
+    pools: dict = {}
+    for r in results:
+        values = [*r.a.final, *r.control]
+        horizons = [*r.a.horizons, *r.control_horizons]
+        if len(values) >= 4:
+            pools.setdefault(r.claim.test_name, []).append(
+                (values, horizons if len(horizons) == len(values) else None))
+    return {"aa_p": [_num(p) for p in ps],
+            "aa_below_alpha": int(sum(p < ALPHA for p in ps)),
+            "ks_uniform": None if ks is None else {"statistic": float(ks.statistic),
+                                                   "p": float(ks.pvalue)},
+            "splits_per_claim": protocol.CALIBRATION_SPLITS,
+            "false_positive_rate": {test: protocol.false_positive_rate(p, test)
+                                    for test, p in sorted(pools.items())}}
 
 
 def _fmt(x, digits=3) -> str:
@@ -108,92 +187,207 @@ def _defaults(fn) -> dict:
 
 
 def _effect_text(c: protocol.Comparison, claim: Claim) -> str:
-    if c.test.startswith("sign"):
+    if not c.n:
+        return "no pairs" + (f" ({c.note})" if c.note else "")
+    text = (f"mean A − B = {_fmt(c.effect)} (95% CI {_fmt(c.ci[0])} to {_fmt(c.ci[1])}), "
+            f"A {_fmt(c.mean_a)} vs B {_fmt(c.mean_b)}, {c.n} pairs")
+    if c.extra and "reached_a" in c.extra:
         e = c.extra
-        share = (f"share {_fmt(c.effect)}, 95% CI {_fmt(c.ci[0])}–{_fmt(c.ci[1])}"
-                 if c.n else "no ordered pair")
-        return (f"A sooner in {e.get('a_sooner', 0)} of {c.n} ordered pairs ({share}); "
-                f"{e.get('ties', 0)} pair(s) without order; reached the target: A "
-                f"{e.get('reached_a', 0)}/{e.get('pairs', 0)}, B "
-                f"{e.get('reached_b', 0)}/{e.get('pairs', 0)}")
-    return (f"mean A − B = {_fmt(c.effect)} (95% CI {_fmt(c.ci[0])} to {_fmt(c.ci[1])}), "
-            f"A {_fmt(c.mean_a)} vs B {_fmt(c.mean_b)}, {c.n} pairs"
-            + (f"; {c.note}" if c.note else ""))
+        text = (f"mean restricted time A − B = {_fmt(c.effect)} (95% CI {_fmt(c.ci[0])} to "
+                f"{_fmt(c.ci[1])}) up to the horizon {_fmt(e.get('horizon'))}; A sooner in "
+                f"{e['a_sooner']}, B sooner in {e['b_sooner']}, {e['ties']} tied of "
+                f"{e['pairs']} pairs; reached the target: A {e['reached_a']}/{e['pairs']}, "
+                f"B {e['reached_b']}/{e['pairs']}")
+    return text + (f"; {c.note}" if c.note else "")
+
+
+def _tuning_notes(arm) -> str:
+    t = arm.tuning
+    notes = []
+    if t is not None and not t.trains:
+        notes.append("**no rate trains within the budget**")
+    if t is not None and t.flat:
+        notes.append("flat tuning curve (every rate within the margin)")
+    st = arm.stability or {}
+    if st.get("flagged"):
+        fell = (f"fallback to {st['fallback']:.3g}" if st.get("fallback") else
+                "no smaller rate within the limit")
+        after = st.get("after_fallback")
+        if after:
+            fell += f" ({after['unstable']}/{after['of']} unstable there)"
+        notes.append(f"**unstable at {st['rate']:.3g}** ({st['unstable']}/{st['of']} final "
+                     f"runs diverged or collapsed): {fell}")
+    return "; ".join(notes) or "–"
 
 
 def _arm_line(arm, claim: Claim) -> str:
-    if arm.tuning is None or claim.tune_on:
-        if arm.tuning is not None:
-            t = arm.tuning
-            edge = "**yes (limit reached)**" if t.at_edge else "no"
-            return (f"| {arm.label} | {arm.rate:.3g} (tuned on {claim.tune_on}) | "
-                    f"{min(t.rates):.3g} – {max(t.rates):.3g} ({len(t.rates)} rates) | "
-                    f"{edge} |")
-        return f"| {arm.label} | {arm.rate:.3g} (fixed: {claim.fixed}) | – | – |"
+    notes = _tuning_notes(arm)
+    if arm.tuning is None:
+        return f"| {arm.label} | {arm.rate:.3g} (fixed: {claim.fixed}) | – | – | {notes} |"
     t = arm.tuning
     edge = "**yes (limit reached)**" if t.at_edge else "no"
     variant = f", {t.variant}" if t.variant else ""
-    return (f"| {arm.label} | {arm.rate:.3g}{variant} | {min(t.rates):.3g} – "
-            f"{max(t.rates):.3g} ({len(t.rates)} rates) | {edge} |")
+    tuned_on = f" (tuned on {claim.tune_on})" if claim.tune_on else ""
+    return (f"| {arm.label} | {arm.rate:.3g}{variant}{tuned_on} | {min(t.rates):.3g} – "
+            f"{max(t.rates):.3g} ({len(t.rates)} rates) | {edge} | {notes} |")
 
 
-RULE = ("Verdict rule: a paired test per claim (paired t-test; an exact sign test when the "
-        "statistic is a time-to-target that may be censored), two-sided, Holm-corrected "
-        f"over all claims of this report; **supported** when the corrected p < {ALPHA} and "
-        "the effect points the claimed way, **not supported** when it is significant the "
-        "other way, **inconclusive** otherwise; **invalid** when the A/A control (arm A "
-        "against itself on other seeds, same statistic and test, Holm over the controls) "
-        "is significant.")
+RULE = ("Verdict rule (the module docstring of `experiments/claims/protocol.py` is its "
+        "specification): the test each claim declares, two-sided, Holm-corrected over the "
+        "declared family (claims not evaluated in this report enter with their p from the "
+        f"committed reference); **supported** when the corrected p < {ALPHA} and the effect "
+        "points the claimed way, **not supported** when it is significant the other way; "
+        "else **equivalent** when the paired TOST with the declared margin is significant "
+        "after the same correction; else **inconclusive** (with the effect the design could "
+        "have detected); **invalid** when the A/A control is significant; **no rate trains "
+        "within the budget** when an arm has no rate that trains. Checks (definitional) are "
+        "reported apart, on their uncorrected p.")
+
+
+def _mechanism_text(r: ClaimResult) -> str:
+    if r.claim.mechanism is None:
+        return "–"
+    return r.mechanism_verdict or "not run"
+
+
+def _summary_row(r: ClaimResult) -> str:
+    again = r.replication.verdict if r.replication is not None else "–"
+    return (f"| [{r.claim.text}](#{r.claim.key}) | `{r.claim.preset}` | {r.claim.statistic} | "
+            f"{r.claim.test_name} | **{r.verdict}** | {r.control_verdict} | "
+            f"{_mechanism_text(r)} | {again} |")
 
 
 def to_markdown(results: list[ClaimResult], missing, figures: dict,
-                extras: dict | None = None) -> str:
+                extras: dict | None = None, calib: dict | None = None) -> str:
+    seeds = sorted({s for r in results for arm in (r.a, r.b) if arm.tuning is not None
+                    for s in arm.tuning.seeds})
+    header = ["| claim | preset | statistic | test | verdict | A/A control | mechanism "
+              "control | replication |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     lines = ["# The seed's claims, tested with a fair protocol", "",
              "Every arm runs at its own learning rate, tuned on the validation split over a "
              "half-decade log grid on tuning seeds "
-             f"{', '.join(map(str, TUNING_SEEDS))} (the grid grows at an edge until the best "
-             "rate is inside it); the final runs use other seeds, paired across arms (same "
-             "data split, data order and initial-weight seed); an A/A control runs beside "
-             "every claim. Nothing here is written by hand.", "", RULE, "",
-             "| claim | preset | statistic | verdict | A/A control |",
-             "| --- | --- | --- | --- | --- |"]
-    for r in results:
-        lines.append(f"| [{r.claim.text}](#{r.claim.key}) | `{r.claim.preset}` | "
-                     f"{r.claim.statistic} | **{r.verdict}** | {r.control_verdict} |")
+             f"{', '.join(map(str, seeds)) or '–'} (median over the seeds; the grid grows at "
+             "an edge until the best rate is inside it, and outwards to its limits while no "
+             "rate trains); the final runs use other seeds, paired across arms (same data "
+             "split, data order and initial-weight seed); an A/A control runs beside every "
+             "claim, and a mechanism control where the claim declares one. Nothing here is "
+             "written by hand.", "", RULE, "", *header]
+    family = [r for r in results if not r.claim.check]
+    checks = [r for r in results if r.claim.check]
+    lines += [_summary_row(r) for r in family]
     for c, why in missing:
-        lines.append(f"| {c.text} | `{c.preset}` | {c.statistic} | not evaluated: {why} | – |")
+        lines.append(f"| {c.text} | `{c.preset}` | {c.statistic} | {c.test_name} | not "
+                     f"evaluated: {why} | – | – | – |")
+    if checks:
+        lines += ["", "## Checks", "", "Definitional or implementation checks: true by "
+                  "construction when the code is right, so outside the Holm family.", "",
+                  *header, *[_summary_row(r) for r in checks]]
+    replicated = [r for r in results if r.replication is not None]
+    if replicated:
+        agree = sum(r.replication.verdict == r.verdict for r in replicated)
+        lines += ["", f"Replication on fresh seeds: {agree} of {len(replicated)} verdicts "
+                  f"agree ({agree / len(replicated):.0%})."]
+    if results:
+        lines += ["", _family_text(results)]
+    calib = calibration(results) if calib is None else calib
+    if calib.get("aa_p"):
+        lines += ["", _calibration_text(calib)]
     for r in results:
-        c = r.claim
-        lines += ["", f'<a id="{c.key}"></a>', f"## {c.text}", "",
-                  f"- preset: `{c.preset}`; A = {c.a.label}, B = {c.b.label}; claimed: A's "
-                  f"statistic is {'lower' if c.expect == 'less' else 'higher'} than B's",
-                  f"- statistic: {_describe(c)}",
-                  f"- test: {r.comparison.test}; {_effect_text(r.comparison, c)}; "
-                  f"p = {_fmt(r.comparison.p)}, Holm-corrected p = "
-                  f"{_fmt(r.comparison.p_holm)}",
-                  f"- A/A control ({c.a.label}, seeds {c.control_seeds[0]}–"
-                  f"{c.control_seeds[-1]} against {c.final_seeds[0]}–{c.final_seeds[-1]}): "
-                  f"{_effect_text(r.control_comparison, c)}; Holm-corrected p = "
-                  f"{_fmt(r.control_comparison.p_holm)} → {r.control_verdict}",
-                  f"- verdict: **{r.verdict}**"]
-        if c.note:
-            lines.append(f"- note: {c.note}")
-        lines += ["", "| arm | chosen rate | grid | best at the grid's edge |",
-                  "| --- | --- | --- | --- |", _arm_line(r.a, c), _arm_line(r.b, c), ""]
+        lines += _claim_section(r, figures, extras)
+    return "\n".join(lines) + "\n"
+
+
+def _family_text(results) -> str:
+    family = results[0].family
+    outside = [k for k, v in family.items() if v["source"] != "this report"]
+    text = f"Holm family: {len(family)} declared claims"
+    if outside:
+        text += (f"; {len(outside)} of them not evaluated in this report enter with their p "
+                 f"from the committed reference: {', '.join(outside)}")
+    return text + "."
+
+
+def _calibration_text(calib: dict) -> str:
+    ks = calib["ks_uniform"]
+    lines = ["## Calibration of the controls", "",
+             f"A/A controls: {len(calib['aa_p'])} raw p-values, {calib['aa_below_alpha']} "
+             f"below {ALPHA}"
+             + (f"; Kolmogorov–Smirnov test of uniformity p = {_fmt(ks['p'])}" if ks else "")
+             + " (histogram: `claims_aa_pvalues.png`).", "",
+             f"False-positive rate per test on resampled A/A splits (arm A's final and "
+             f"control runs, {calib['splits_per_claim']} random splits per claim into two "
+             f"paired groups): it must stay at or below {ALPHA} within 2 Monte Carlo standard "
+             "errors.", "", "| test | splits | false-positive rate | MC s.e. | within |",
+             "| --- | --- | --- | --- | --- |"]
+    for test, row in calib["false_positive_rate"].items():
+        lines.append(f"| {test} | {row['splits']} | {_fmt(row['rate'])} | "
+                     f"{_fmt(row['mc_se'])} | {'yes' if row['within'] else '**no**'} |")
+    return "\n".join(lines)
+
+
+def _claim_section(r: ClaimResult, figures: dict, extras: dict | None) -> list[str]:
+    c = r.claim
+    comp = r.comparison
+    reason = f" ({c.margin_reason})" if c.margin_reason else ""
+    margin = (f"±{_fmt(comp.margin)}{reason}" if np.isfinite(comp.margin)
+              else "no margin declared (no equivalence verdict possible)")
+    lines = ["", f'<a id="{c.key}"></a>', f"## {c.text}", "",
+             f"- preset: `{c.preset}`; A = {c.a.label}, B = {c.b.label}; claimed: A's "
+             f"statistic is {'lower' if c.expect == 'less' else 'higher'} than B's",
+             f"- statistic: {_describe(c)}",
+             f"- test: {c.test_name} ({c.test_reason or 'the default for this statistic'}); "
+             f"{_effect_text(comp, c)}; p = {_fmt(comp.p)}, Holm-corrected p = "
+             f"{_fmt(comp.p_holm)}" + (" (a check: uncorrected)" if c.check else ""),
+             f"- margin: {margin}" + (f"; TOST p = {_fmt(comp.tost_p)}, corrected "
+                                      f"{_fmt(comp.tost_p_holm)}"
+                                      if np.isfinite(comp.tost_p) else ""),
+             f"- A/A control ({c.a.label}, seeds {c.control_seeds[0]}–"
+             f"{c.control_seeds[-1]} against {c.final_seeds[0]}–{c.final_seeds[-1]}): "
+             f"{_effect_text(r.control_comparison, c)}; Holm-corrected p = "
+             f"{_fmt(r.control_comparison.p_holm)} → {r.control_verdict}"]
+    if c.mechanism is not None:
+        m = r.mechanism
+        lines.append(f"- mechanism control ({c.mechanism.why}; A + {list(c.mechanism.a)}, "
+                     f"B + {list(c.mechanism.b)}, seeds {c.control_seeds[0]}–"
+                     f"{c.control_seeds[-1]}): " + (
+                         f"{_effect_text(m, c)}; p = {_fmt(m.p)}" + (
+                             f", TOST p = {_fmt(m.tost_p)}" if np.isfinite(m.tost_p) else "")
+                         if m is not None else "not run")
+                     + f" → **{_mechanism_text(r)}**")
+    lines.append(f"- verdict: **{r.verdict}**")
+    if r.verdict == protocol.INCONCLUSIVE and np.isfinite(comp.detectable):
+        lines.append(f"- the design could have detected a mean difference of "
+                     f"{_fmt(comp.detectable)} ({_unit(c)}) with power {protocol.POWER:.0%}")
+    if r.replication is not None:
+        again = r.replication
+        lines.append(f"- replication (tuning seeds {', '.join(map(str, again.claim.tuning_seeds))}"
+                     f", final seeds {again.claim.final_seeds[0]}–"
+                     f"{again.claim.final_seeds[-1]}): **{again.verdict}** (p = "
+                     f"{_fmt(again.comparison.p)}, Holm-corrected {_fmt(again.comparison.p_holm)}"
+                     f"){'' if again.verdict == r.verdict else ' — **disagrees**'}")
+    if c.note:
+        lines.append(f"- note: {c.note}")
+    lines += ["", "| arm | chosen rate | grid | best at the grid's edge | tuning and stability |",
+              "| --- | --- | --- | --- | --- |", _arm_line(r.a, c), _arm_line(r.b, c), ""]
+    if r.a.final and r.b.final:
         seeds = pd.DataFrame({"seed": c.final_seeds,
                               f"A: {c.a.label}": [_fmt(v, 4) for v in r.a.final],
                               f"B: {c.b.label}": [_fmt(v, 4) for v in r.b.final],
                               "A/A control seed": c.control_seeds,
                               "control": [_fmt(v, 4) for v in r.control]})
         lines.append(seeds.to_markdown(index=False))
-        acc = _test_summary(r)
-        if acc:
-            lines += ["", acc]
-        if c.key in figures:
-            lines += ["", f"![{c.key}]({figures[c.key].name})"]
-        if extras and c.key in extras:
-            lines += ["", extras[c.key]]
-    return "\n".join(lines) + "\n"
+    acc = _test_summary(r)
+    if acc:
+        lines += ["", acc]
+    if c.key in figures:
+        lines += ["", f"![{c.key}]({figures[c.key].name})"]
+    if extras and c.key in extras:
+        lines += ["", extras[c.key]]
+    return lines
+
+
+def _unit(c: Claim) -> str:
+    return statistics.REGISTRY[c.statistic].unit or "the statistic's unit"
 
 
 def _test_summary(r: ClaimResult) -> str:
@@ -214,7 +408,7 @@ def figure_data(r: ClaimResult) -> pd.DataFrame:
     for name, arm in (("A", r.a), ("B", r.b)):
         if arm.tuning is not None:
             for rate in arm.tuning.rates:
-                for seed, v in zip(TUNING_SEEDS, arm.tuning.values[rate]):
+                for seed, v in zip(arm.tuning.seeds, arm.tuning.values[rate]):
                     rows.append({"stage": "tune", "arm": name, "label": arm.label,
                                  "rate": rate, "seed": seed, "value": v,
                                  "chosen": rate == arm.rate})
@@ -266,10 +460,41 @@ def write(results: list[ClaimResult], missing, out) -> list[Path]:
             verdict=f"{r.verdict} (A/A: {r.control_verdict})",
             scale=_scale_for(data[data["stage"] != "tune"] if r.claim.tune_on else data),
             tune_label=_tune_label(r.claim))
-    atomic_write_text(out / "claims.json", json.dumps(to_json(results, missing), indent=2) + "\n")
+    calib = calibration(results)
+    if calib["aa_p"]:
+        made["claims_aa_pvalues"] = _pvalue_histogram(calib["aa_p"],
+                                                      out / "claims_aa_pvalues.png")
+    atomic_write_text(out / "claims.json",
+                      json.dumps(to_json(results, missing, calib), indent=2) + "\n")
     atomic_write_text(out / "claims.md", to_markdown(results, missing, made,
-                                                     _extras(results, out)))
+                                                     _extras(results, out), calib))
     return [out / "claims.md", out / "claims.json", *made.values()]
+
+
+def _pvalue_histogram(ps, path: Path) -> Path:
+    """The A/A controls' raw p-values in ten bins, with the count a uniform distribution
+    gives each bin."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from dlkit.training.files import atomic_write
+
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.hist(ps, bins=10, range=(0, 1), color="#4c72b0", edgecolor="white")
+    ax.axhline(len(ps) / 10, color="black", linestyle="--", linewidth=1,
+               label="uniform (no difference anywhere)")
+    ax.set_xlabel("A/A control raw p")
+    ax.set_ylabel("controls")
+    ax.set_title("A/A controls: raw p-values")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    try:
+        atomic_write(path, lambda handle: fig.savefig(handle, format="png", dpi=110))
+    finally:
+        plt.close(fig)
+    return path
 
 
 def _extras(results: list[ClaimResult], out: Path) -> dict:
