@@ -166,3 +166,15 @@ def test_a_workers_progress_names_its_arm_and_counts_only_its_runs(fake, tmp_pat
                      "[claims] 1/1 adam_vs_sgd (arm A): control, 0/2 runs",
                      "[claims] 1/1 adam_vs_sgd (arm A): done, 13 runs"]
     assert len(FakeRuns.asked) == 13  # 3 rates x 3 tuning seeds, 2 final, 2 control
+
+
+def test_replicate_runs_every_stage_on_disjoint_fresh_seeds(fake, tmp_path):
+    """``--replicate``: tuning on seeds 200-202, final seeds offset by 1000, the control
+    seeds after them; none of the original's seeds."""
+    from experiments.claims.__main__ import main
+
+    assert main([*fake, "--replicate", "--results", str(tmp_path)]) == 0
+    seeds = {int(dict(o.split("=", 1) for o in overrides if "=" in o)["seed"])
+             for _, overrides in FakeRuns.asked}
+    assert seeds == {200, 201, 202, 1000, 1001, 1002, 1003}
+    assert len(FakeRuns.asked) == 24  # as many runs as the original

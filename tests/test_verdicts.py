@@ -397,3 +397,80 @@ def test_a_full_declaration_parses():
     assert (c.test_name, c.margin_relative, c.mechanism) == (
         "wilcoxon", 0.1, Mechanism("w", ("x=1",), ()))
     assert parse("p", "k", BASE).test_name == "t" and parse("p", "k", BASE).margin is None
+
+
+# ---- an arm where no rate trains ---------------------------------------------------------
+class NeverRuns(MechanismRuns):
+    """Arm B never reaches anything: its statistic is NaN (diverged) at every rate."""
+
+    def get(self, preset, overrides):
+        run = super().get(preset, overrides)
+        if "arm=b" in overrides:
+            run.metrics = {"val_loss": math.nan, "test_loss": math.nan}
+        return run
+
+
+def test_an_arm_where_no_rate_trains_is_said_so_and_trains_no_final_runs(tmp_path):
+    claim = replace(_claim("n"), tuning=Tuning(points=3, low=1e-3, high=0.1))
+    runs = NeverRuns()
+    (r,) = judge([evaluate(claim, runs)], [claim], None)
+    assert not r.b.tuning.trains and r.b.tuning.rates == pytest.approx(
+        [10 ** (k / 2) for k in range(-6, -1)])  # grown to both limits
+    assert r.verdict == UNTRAINABLE and r.b.final == [] and r.control == []
+    assert not any(o[-1] in {f"seed={s}" for s in claim.final_seeds} for o in runs.asked)
+    from experiments.claims.report import write
+
+    write([r], [], tmp_path)
+    data = json.loads((tmp_path / "claims.json").read_text())
+    assert data["claims"][0]["verdict"] == UNTRAINABLE
+    assert "**no rate trains within the budget**" in (tmp_path / "claims.md").read_text()
+
+
+# ---- the report --------------------------------------------------------------------------
+def test_the_report_writes_family_checks_mechanism_replication_and_calibration(tmp_path):
+    from experiments.claims.report import write
+
+    mech = _claim("m", mechanism=Mechanism("off removes it", ("mech=off",), ("mech=off",)),
+                  margin=0.1, margin_reason="a tenth of a loss unit")
+    check = _claim("chk", check=True)
+    declared = [mech, check, _claim("other")]
+    results = judge([evaluate(mech, MechanismRuns()), evaluate(check, MechanismRuns())],
+                    declared, None)
+    (again,) = judge([evaluate(mech.replication(), MechanismRuns(leak=False))], declared,
+                     None, replication=True)
+    results[0].replication = again
+    written = write(results, [], tmp_path)
+    data = json.loads((tmp_path / "claims.json").read_text())
+    assert [f["key"] for f in data["family"]] == ["m", "other"] and data["checks"] == ["chk"]
+    assert data["family"][1]["source"] == "none (p = 1)"
+    m = data["claims"][0]
+    assert m["mechanism"]["verdict"] == MECHANISM_NULL
+    assert m["mechanism"]["seeds"] == mech.control_seeds
+    assert m["replication"]["verdict"] == m["verdict"] and m["replication"]["agrees"]
+    assert m["replication"]["a"]["seeds"] == list(range(1000, 1008))
+    assert m["replication"]["a"]["tuning"]["seeds"] == [200, 201, 202]
+    assert data["replication"] == {"replicated": 1, "agree": 1, "agreement": 1.0}
+    assert m["comparison"]["margin"] == 0.1 and m["margin"]["reason"]
+    calib = data["calibration"]
+    assert len(calib["aa_p"]) == 2 and calib["false_positive_rate"]["t"]["splits"] == 400
+    assert (tmp_path / "claims_aa_pvalues.png") in written
+    assert (tmp_path / "claims_aa_pvalues.png").stat().st_size > 5_000
+    md = (tmp_path / "claims.md").read_text()
+    assert "## Checks" in md and "Replication on fresh seeds: 1 of 1 verdicts agree" in md
+    assert "null as required" in md and "## Calibration of the controls" in md
+
+
+def test_the_report_still_reads_the_committed_reference():
+    from experiments.claims.engine import REFERENCE, read_reference
+
+    ref = read_reference(REFERENCE)
+    assert len(ref) >= 10
+    from experiments.claims import load
+
+    claims = {c.key: c for c in load()}
+    from experiments.claims.engine import reference_comparisons
+
+    for key, entry in ref.items():
+        if key in claims:
+            c, control, source = reference_comparisons(claims[key], entry)
+            assert source.startswith("reference") and np.isfinite(c.p)
