@@ -27,7 +27,7 @@ def train(entries, verbose: bool = False, limit: int = DEFAULT_LIMIT) -> dict:
     leave timing statistics out; a sweep of them should not use the packed sweeper."""
     import keras
 
-    from experiments import pipeline, spec
+    from experiments import spec
 
     counts = {"packed": 0, "packs": 0, "alone": 0, "left": 0, "failed": 0}
     if keras.backend.backend() not in ("jax", "tensorflow"):
@@ -45,12 +45,12 @@ def train(entries, verbose: bool = False, limit: int = DEFAULT_LIMIT) -> dict:
     candidates = []
     for cfg, overrides in entries:
         try:
-            cfg = pipeline.resolve(cfg)
-            pipeline.check(cfg)
-        except pipeline.RunSpecError:
+            cfg = spec.resolve(cfg)
+            spec.check(cfg)
+        except spec.RunSpecError:
             counts["left"] += 1  # the one-at-a-time pass reports it
             continue
-        candidates.append((cfg, pipeline.run_folder(cfg), spec.label(overrides, cfg)))
+        candidates.append((cfg, spec.run_folder(cfg), spec.label(overrides, cfg)))
     # runs that could pack share every defining key but the seed and the learning rate:
     # group them so each group is started (built) only when its turn comes
     groups: dict = {}
@@ -85,7 +85,7 @@ def _pack_key(cfg: dict) -> str:
 
 
 def _train_group(items, verbose, counts) -> None:
-    from experiments import pipeline
+    from experiments import lifecycle
     from experiments.packed import PackedLoop, packs, slower
 
     with ExitStack() as stack:
@@ -95,12 +95,12 @@ def _train_group(items, verbose, counts) -> None:
                 counts["left"] += 1  # another process trains it
                 continue
             try:
-                job = pipeline.start(cfg, run_dir, verbose, label, [])
-            except (pipeline.RunSpecError, pipeline.RunFailed) as err:
+                job = lifecycle.start(cfg, run_dir, verbose, label, [])
+            except (lifecycle.RunSpecError, lifecycle.RunFailed) as err:
                 print(f"error: {err}", file=sys.stderr, flush=True)
                 counts["failed"] += 1
                 continue
-            if isinstance(job, pipeline.Job):
+            if isinstance(job, lifecycle.Job):
                 jobs.append(job)
         by_loop = {id(job.loop): job for job in jobs}
         for group in packs([job.loop for job in jobs]):
@@ -131,12 +131,12 @@ def _lock(stack: ExitStack, run_dir) -> bool:
 
 
 def _alone(job, counts) -> None:
-    from experiments import pipeline
+    from experiments import lifecycle
 
     try:
-        pipeline.train(job)
+        lifecycle.train(job)
         counts["alone"] += 1
-    except pipeline.RunFailed as err:
+    except lifecycle.RunFailed as err:
         print(f"error: {err}", file=sys.stderr, flush=True)
         counts["failed"] += 1
 
@@ -144,7 +144,7 @@ def _alone(job, counts) -> None:
 def _pack(jobs, counts, PackedLoop) -> None:
     """One pack: train, evaluate every completed run on its own splits, finish each run.
     A pack refused when its step is traced trains its runs one at a time instead."""
-    from experiments import pipeline
+    from experiments import lifecycle
     from experiments.packed import PackRefused
 
     try:
@@ -164,8 +164,8 @@ def _pack(jobs, counts, PackedLoop) -> None:
     except Exception as err:  # the pack's failure is each of its runs' failure
         for job in jobs:
             try:
-                pipeline.fail(job, err)
-            except pipeline.RunFailed as failed:
+                lifecycle.fail(job, err)
+            except lifecycle.RunFailed as failed:
                 print(f"error: {failed}", file=sys.stderr, flush=True)
         counts["failed"] += len(jobs)
         return
@@ -173,8 +173,8 @@ def _pack(jobs, counts, PackedLoop) -> None:
     for job, outcome, values in zip(jobs, outcomes, metrics):
         job.base["packed"] = len(jobs)
         try:
-            pipeline.finish(job, outcome, values if outcome.status == "completed" else None)
+            lifecycle.finish(job, outcome, values if outcome.status == "completed" else None)
             counts["packed"] += 1
-        except pipeline.RunFailed as err:
+        except lifecycle.RunFailed as err:
             print(f"error: {err}", file=sys.stderr, flush=True)
             counts["failed"] += 1

@@ -121,11 +121,11 @@ def main(cfg: DictConfig) -> float | None:
     _pin_worker_gpu()
     from hydra.core.hydra_config import HydraConfig
 
-    from experiments.pipeline import RunFailed, RunSpecError, execute
+    from experiments.lifecycle import RunFailed, execute
+    from experiments.spec import RunSpecError, values_problem
     from experiments.sweep_hooks import label_overrides
 
     config = OmegaConf.to_container(cfg, resolve=True)
-    from experiments.spec import values_problem
 
     problem = values_problem(config)  # before the backend starts: answered in moments
     if problem:

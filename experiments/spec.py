@@ -1,20 +1,35 @@
-"""Command-line overrides checked against the suite's own config tree before Hydra composes
-them, so a misspelt group, option or key gets one line with a "did you mean" from the suite's
-names (and exit status 2) instead of Hydra's multi-line error or, for ``+key=…``, a run that
-silently ignores the key. Light on purpose: no Keras, no TensorFlow."""
+"""What a run is: its resolved configuration (``resolve``), the checks that refuse what
+cannot run (``check``, and ``values_problem`` before the backend starts), its defining keys
+(``defining``: its identity, folder and HParams), its folder and its label; and the
+command-line overrides checked against the suite's own config tree before Hydra composes
+them (``precheck``), so a misspelt group, option or key gets one line with a "did you mean"
+from the suite's names (and exit status 2) instead of Hydra's multi-line error or, for
+``+key=…``, a run that silently ignores the key.
+
+Light on purpose: importing it starts no Keras and no TensorFlow (the checks that need a
+registry import it when they run), so the report and the command line's first checks stay
+fast.
+"""
 
 from __future__ import annotations
 
 import difflib
 import hashlib
-import os
-import tempfile
+import math
 from functools import cache, lru_cache
 from pathlib import Path
 
 import yaml
 
+from dlkit.training.identity import run_id
+from experiments.runfolder import name_problem, results_dir_problem
+
 CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+class RunSpecError(ValueError):
+    """The configuration cannot run; raised before any training or result file."""
+
 
 
 def groups() -> dict[str, list[str]]:
@@ -64,45 +79,8 @@ def unknown_key(group: str, key: str) -> str | None:
     return f"{group}.{key} {what} {', '.join(sorted(known))}" + did_you_mean(key, known)
 
 
-# A folder name's limit on the common file systems (ext4, XFS, APFS, NTFS): 255 bytes
-NAME_BYTES = 255
 # numpy's and Keras's seeding take a 32-bit unsigned int
 SEED_MAX = 2**32 - 1
-
-
-def name_problem(name) -> str | None:
-    """``name`` is one folder inside ``results_dir``."""
-    if not isinstance(name, str) or not name.strip() or name in (".", "..") or \
-            "/" in name or "\\" in name or "\0" in name:
-        return (f"name={name!r} is not accepted: it must be a plain folder name inside "
-                "results_dir (no '/', not empty, not '.' or '..')")
-    if len(name.encode("utf-8")) > NAME_BYTES:
-        return (f"name={name[:40]!r}... ({len(name.encode('utf-8'))} bytes) is not accepted: "
-                f"a folder name has at most {NAME_BYTES} bytes")
-    return None
-
-
-def results_dir_problem(path) -> str | None:
-    """``results_dir`` can hold run folders: it is a folder or can be made one, and this
-    process can write there (tried with a temporary folder, removed at once, in the nearest
-    folder that exists, so nothing is left behind)."""
-    if not isinstance(path, str) or not path.strip():
-        return f"results_dir={path!r} is not accepted: give a folder path"
-    folder = Path(path).expanduser().absolute()
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        return (f"results_dir={path!r} is not accepted: {existing} is a file, not a folder")
-    try:
-        if not os.access(existing, os.W_OK | os.X_OK):
-            raise PermissionError(13, "Permission denied")
-        os.rmdir(tempfile.mkdtemp(prefix=".dlkit-probe-", dir=existing))
-    except OSError as err:
-        where = "it" if existing == folder else f"{existing}, where it would be made,"
-        return (f"results_dir={path!r} is not accepted: {where} cannot be written "
-                f"({err.strerror or err}); give a folder you can write")
-    return None
 
 
 def _is_int(value) -> bool:
@@ -172,6 +150,182 @@ def precheck(argv) -> str | None:
     return None
 
 
+# Keys of a composed configuration that describe a preset, not a run: its claims and its
+# sizes table (the chosen size is already resolved into the run's own keys).
+NOT_RUN_KEYS = ("claims", "sizes", "scale")
+
+
+def resolve(cfg: dict) -> dict:
+    """Fill in what the configuration leaves to the suite: ``dataset=natural`` becomes the
+    loss's natural dataset (digits or diabetes) and ``trainer.lr_scale`` multiplies the
+    optimizer's learning rate. The preset-only keys (``NOT_RUN_KEYS``) are dropped, so they
+    neither reach the run folder nor change its identity."""
+    cfg = {k: v for k, v in cfg.items() if k not in NOT_RUN_KEYS}
+    if cfg["dataset"]["name"] == "natural":
+        from dlkit import data
+
+        cfg["dataset"] = {"name": data.natural_for(cfg["loss"]["task"])}
+    scale = cfg["trainer"].get("lr_scale", 1.0)
+    if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not scale > 0:
+        raise RunSpecError(f"trainer.lr_scale={scale!r} is not accepted: it must be a "
+                           "positive number")
+    if scale != 1.0:
+        cfg["optimizer"] = {**cfg["optimizer"],
+                            "learning_rate": cfg["optimizer"]["learning_rate"] * scale}
+    if _fixed_activation(cfg["model"].get("name")):
+        cfg.pop("activation", None)  # the model ignores it: not part of what the run used
+    cfg["loss"] = _paired_loss(cfg["loss"], cfg["dataset"]["name"])
+    cfg["schedule"] = _own_schedule_keys(cfg["schedule"])
+    return cfg
+
+
+def _own_schedule_keys(schedule: dict) -> dict:
+    """A preset may set a key of one schedule for a sweep over several (``step_epochs`` for
+    ``step``, while ``cosine`` runs too): keys of other schedule options are dropped, so they
+    neither define nor reach a run that ignores them. Keys no schedule has stay, and
+    ``check`` refuses them."""
+    from dlkit import schedules
+    from dlkit.registry import accepted_arguments
+
+    if schedule.get("name") not in schedules.REGISTRY:
+        return schedule
+    own = accepted_arguments(schedules.REGISTRY.lookup(schedule["name"])) or set()
+    others = group_keys("schedule") - own - {"name"}
+    return {k: v for k, v in schedule.items() if k not in others}
+
+
+def _fixed_activation(model: str | None) -> str | None:
+    """The activation a model's design fixes (its registry fact), so ``activation=``
+    neither reaches nor defines its runs; ``None`` for the other models and unknown names
+    (``check`` refuses those)."""
+    from dlkit import models
+
+    if model not in models.REGISTRY:
+        return None
+    return models.REGISTRY.facts(model)["fixed_activation"]
+
+
+def _paired_loss(loss: dict, dataset: str) -> dict:
+    """The loss as the run uses it: on a dataset of its own task unchanged; on the other
+    task (MSE on classification) with that task's output activation and label format, so
+    ``config.yaml`` and the HParams say softmax and one-hot, not linear and dense."""
+    from dlkit import data
+
+    task = data.task_of(dataset) if dataset in data.REGISTRY else None
+    also = loss.get("also") or {}
+    out = {k: v for k, v in loss.items() if k != "also"}
+    if task is not None and task != loss.get("task") and task in also:
+        out.update(task=task, output_activation=also[task]["output_activation"],
+                   labels=also[task]["labels"])
+    elif task is not None and task != loss.get("task") and also:
+        out["also"] = also  # kept for check() to name the datasets that fit
+    return out
+
+
+ACCEPTED_BATCH = "a positive int or 'full'"
+
+
+def _positive_int(value, key):
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise RunSpecError(f"{key}={value!r} is not accepted: it must be a positive int")
+    return value
+
+
+def check(cfg: dict) -> None:
+    """Reject what cannot run, naming the bad value and what is accepted."""
+    from dlkit import data
+    from experiments import build, devices
+
+    if cfg.get("source", "train") != "train":
+        raise RunSpecError(f"experiment={cfg.get('name')} holds claims about optimizer paths, "
+                           "not a training run; run them with python -m experiments.claims")
+    trainer = cfg["trainer"]
+    _known_keys(cfg)
+    problem = values_problem(cfg)
+    if problem:
+        raise RunSpecError(problem)
+    for key in BOOL_KEYS:
+        if not isinstance(trainer.get(key, False), bool):
+            raise RunSpecError(f"trainer.{key}={trainer[key]!r} is not accepted: use true or "
+                               "false")
+    if trainer.get("jit_compile", "auto") not in ("auto", True, False):
+        raise RunSpecError(f"trainer.jit_compile={trainer['jit_compile']!r} is not accepted: "
+                           "use auto, true or false")
+    if trainer.get("jit_compile") is True and trainer.get("deterministic") and \
+            cfg.get("backend", "tensorflow") == "tensorflow":
+        raise RunSpecError("trainer.jit_compile=true needs trainer.deterministic=false under "
+                           "TensorFlow: Keras turns XLA off while TensorFlow's deterministic "
+                           "kernels are on (backend=jax compiles with XLA and stays "
+                           "deterministic on a CPU)")
+    build.steps_per_execution(trainer, cfg.get("backend", "tensorflow"))
+    try:
+        devices.check(trainer)
+    except ValueError as err:
+        raise RunSpecError(str(err)) from None
+    _positive_int(trainer["epochs"], "trainer.epochs")
+    rate = cfg["optimizer"].get("learning_rate")
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < math.inf:
+        raise RunSpecError(f"optimizer.learning_rate={rate!r} is not accepted: the "
+                           "learning_rate must be a positive finite number")
+    batch = trainer["batch_size"]
+    if batch != "full":
+        if isinstance(batch, str) and batch.strip().lstrip("-").isdigit():
+            batch = int(batch)
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch <= 0:
+            raise RunSpecError(f"trainer.batch_size={batch!r} is not accepted: it must be "
+                               f"{ACCEPTED_BATCH}")
+    _constructor_arguments(cfg)
+    dataset = cfg["dataset"]["name"]
+    task = data.task_of(dataset) if dataset in data.REGISTRY else None
+    loss = cfg["loss"]
+    if task is not None and loss["task"] != task and task not in (loss.get("also") or {}):
+        fits = ", ".join(data.datasets_for(loss["task"]))
+        raise RunSpecError(
+            f"loss={loss['name']} is a {loss['task']} loss but dataset={dataset} is a {task} "
+            f"dataset; datasets that fit: {fits}")
+
+
+BOOL_KEYS = ("resume", "diagnostics", "deterministic", "distribute", "verbose", "log_steps")
+
+
+def _known_keys(cfg: dict) -> None:
+    """Refuse keys the suite does not know, also when added with ``+`` (Hydra's own advice
+    for a misspelt key): top-level keys, the trainer's, and those of loss, schedule and
+    activation (optimizer, loss, model and dataset keys meet their constructors'
+    signatures in ``_constructor_arguments``)."""
+    known = run_keys()
+    for key in cfg:
+        if key not in known:
+            raise RunSpecError(f"{key}={cfg[key]!r} is not a setting of the suite; top-level "
+                               f"settings: {', '.join(sorted(known - {'source'}))}"
+                               + did_you_mean(key, known))
+    for group in ("trainer", "schedule", "activation"):
+        for key in cfg.get(group) or {}:
+            problem = unknown_key(group, key)
+            if problem:
+                raise RunSpecError(problem)
+
+
+def _constructor_arguments(cfg: dict) -> None:
+    """Every group's arguments against its registry entry's signature, before anything is
+    built (so a constructor's own TypeError is never the user's fault)."""
+    from dlkit import data, losses, models, optimizers, schedules
+    from dlkit.errors import ConfigError
+    from experiments.build import arguments
+
+    supplied = {"model": ("input_shape", "num_classes", "output_activation", "activation"),
+                "optimizer": ("track_diagnostics", "name"), "dataset": ("seed",),
+                "schedule": ("learning_rate", "steps_per_epoch", "epochs")}
+    for group, registry in (("optimizer", optimizers.REGISTRY), ("loss", losses.REGISTRY),
+                            ("model", models.REGISTRY), ("dataset", data.REGISTRY),
+                            ("schedule", schedules.REGISTRY)):
+        try:
+            registry.check_arguments(cfg[group]["name"], arguments(group, cfg[group]),
+                                     skip=supplied.get(group, ()))
+        except ConfigError as err:
+            raise RunSpecError(str(err)) from None
+
+
 # Keys that say where or how a run is shown or executed, not what it computes or records
 # (``trainer.steps_per_execution`` groups steps into calls and gives the same numbers; the
 # tests hold it to that). Turning on ``trainer.diagnostics`` defines a run: a run made
@@ -216,6 +370,13 @@ def run_name(cfg: dict) -> str:
     return "_".join([*parts, f"s{cfg.get('seed', 0)}"])
 
 
+def run_folder(cfg: dict) -> Path:
+    """``<results_dir>/<name>/<model>_<loss>_<optimizer>_s<seed>_<hash>`` of a resolved
+    configuration, the hash over its defining keys (``defining``)."""
+    return Path(cfg["results_dir"]) / cfg["name"] / run_id(defining(cfg), run_name(cfg))
+
+
+
 def label(overrides, cfg: dict) -> str:
     """A run's readable label from the overrides that made it (a sweep's varying values):
     ``optimizer=adam optimizer.learning_rate=0.003 seed=1``; the preset, output folder and
@@ -229,7 +390,7 @@ def label(overrides, cfg: dict) -> str:
 
 
 # A label names a TensorBoard folder, which may get `` #<hash>`` appended (a label two runs
-# share): kept well under a folder name's ``NAME_BYTES``
+# share): kept well under a folder name's ``runfolder.NAME_BYTES``
 LABEL_BYTES = 200
 
 

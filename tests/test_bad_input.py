@@ -96,7 +96,8 @@ RUN_CASES = [
 
 @pytest.mark.parametrize("what,overrides,message", RUN_CASES, ids=[c[0] for c in RUN_CASES])
 def test_a_bad_run_setting_is_one_line_and_leaves_nothing(tmp_path, what, overrides, message):
-    from experiments.pipeline import RunSpecError, execute
+    from experiments.lifecycle import execute
+    from experiments.spec import RunSpecError
     from tests.test_spec import config
 
     out = tmp_path / "out"
@@ -108,7 +109,8 @@ def test_a_bad_run_setting_is_one_line_and_leaves_nothing(tmp_path, what, overri
 
 
 def test_a_results_dir_that_cannot_be_made_is_one_line(tmp_path):
-    from experiments.pipeline import RunSpecError, execute
+    from experiments.lifecycle import execute
+    from experiments.spec import RunSpecError
     from tests.test_spec import config
 
     with pytest.raises(RunSpecError, match=r"results_dir='/proc/x' is not accepted: /proc, "
@@ -120,7 +122,8 @@ def test_a_read_only_results_dir_is_one_line(tmp_path, monkeypatch):
     """Simulated (a root user may write to a read-only folder): the folder refuses writes."""
     import os
 
-    from experiments.pipeline import RunSpecError, execute
+    from experiments.lifecycle import execute
+    from experiments.spec import RunSpecError
     from tests.test_spec import config
 
     out = tmp_path / "read-only"
@@ -139,7 +142,8 @@ def test_a_run_folder_that_cannot_be_made_is_one_line(tmp_path, monkeypatch):
     not a traceback."""
     from pathlib import Path
 
-    from experiments.pipeline import RunSpecError, execute
+    from experiments.lifecycle import execute
+    from experiments.spec import RunSpecError
     from tests.test_spec import config
 
     def refuse(self, *args, **kwargs):

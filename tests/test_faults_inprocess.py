@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from experiments.pipeline import RunSpecError, execute
+from experiments.lifecycle import execute
+from experiments.spec import RunSpecError
 from tests.test_spec import config
 
 
@@ -140,7 +141,7 @@ def test_a_run_held_by_another_process_waits_with_one_line(tmp_path, monkeypatch
 
     from filelock import FileLock
 
-    from experiments import pipeline
+    from experiments import lifecycle
 
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -159,19 +160,19 @@ def test_a_run_held_by_another_process_waits_with_one_line(tmp_path, monkeypatch
 
     monkeypatch.setattr("builtins.print", said)
     with pytest.raises(Waited, match=f"waiting for {run_dir}: another process is training it"):
-        with pipeline.run_lock(run_dir):
+        with lifecycle.run_lock(run_dir):
             pass
     monkeypatch.undo()
     (held.release() if holder == "filelock" else fcntl.flock(handle, fcntl.LOCK_UN))
     handle.close()
-    with pipeline.run_lock(run_dir):  # free now: taken at once
+    with lifecycle.run_lock(run_dir):  # free now: taken at once
         assert (run_dir / ".lock").exists()
 
 
 def test_the_epoch_fault_point_raises_after_that_epochs_files(tmp_path, monkeypatch):
     """``DLKIT_KILL_AT=epoch:2:raise``: the run fails once epoch 2 wrote its files (its
     checkpoint and history hold epoch 2), and the same run without it resumes there."""
-    from experiments.pipeline import RunFailed
+    from experiments.lifecycle import RunFailed
 
     monkeypatch.setenv("DLKIT_KILL_AT", "epoch:2:raise")
     with pytest.raises(RunFailed, match="fault injected by DLKIT_KILL_AT=epoch:2:raise"):
@@ -192,3 +193,37 @@ def test_a_misspelt_fault_point_is_refused_not_ignored(monkeypatch, value):
     monkeypatch.setenv("DLKIT_KILL_AT", value)
     with pytest.raises(ValueError, match="DLKIT_KILL_AT=.* is not accepted: .*pack_epoch"):
         faults.reached("epoch", 1)
+
+
+@pytest.mark.parametrize("text, problem", [
+    (None, None),
+    ('{"status": "completed", "metrics": {"test_loss": "nan"}}', None),
+    ("{truncated", "result.json is not valid JSON (JSONDecodeError)"),
+    ("[1, 2]", "result.json holds a list, not an object"),
+    ('{"metrics": [1]}', "metrics is a list, not a mapping"),
+    ('{"config": "x"}', "config is a str, not a mapping"),
+    ('{"seed": true}', "seed is a bool, not an int"),
+    ('{"metrics": {"val_loss": "low"}}', "metrics.val_loss is 'low', not a number"),
+])
+def test_the_run_folder_reader_says_why_a_result_cannot_be_read(tmp_path, text, problem):
+    from experiments import runfolder
+
+    if text is not None:
+        (tmp_path / "result.json").write_text(text)
+    result, why = runfolder.read_result(tmp_path)
+    assert why == problem
+    assert (result is None) == (text is None or problem is not None)
+    if result is not None:
+        assert result["status"] == "completed"
+        assert np.isnan(runfolder.number(result["metrics"]["test_loss"]))
+
+
+def test_the_run_folder_reader_gives_a_history_or_an_empty_one(tmp_path, capsys):
+    from experiments import runfolder
+
+    assert list(runfolder.read_history(tmp_path).columns) == ["epoch"]
+    (tmp_path / "history.csv").write_text("epoch,loss\n1,0.5\n2,0.25\n")
+    assert runfolder.read_history(tmp_path)["loss"].tolist() == [0.5, 0.25]
+    (tmp_path / "history.csv").write_text("epoch,loss\nx,0.5\n")
+    assert runfolder.read_history(tmp_path).empty
+    assert "history.csv is malformed" in capsys.readouterr().err

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from dlkit.training.identity import file_fingerprint, identity_mismatch
-from experiments.pipeline import RunSpecError, execute
+from experiments.lifecycle import execute
+from experiments.spec import RunSpecError
 from tests.test_spec import config
 
 SMALL = ["trainer.epochs=2", "dataset.subset=300", "trainer.verbose=false"]
@@ -86,7 +87,7 @@ def test_a_dataset_file_changed_between_interrupt_and_resume_is_refused(tmp_path
             if index == 1:
                 raise RuntimeError("interrupted at epoch 2")
 
-    from experiments.pipeline import RunFailed
+    from experiments.lifecycle import RunFailed
 
     with pytest.raises(RunFailed):
         _run(tmp_path, *args, callbacks=[Fault()])

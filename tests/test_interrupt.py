@@ -13,7 +13,7 @@ from pathlib import Path
 import keras
 import pytest
 
-from experiments.pipeline import RunInterrupted, execute
+from experiments.lifecycle import RunInterrupted, execute
 from tests.test_spec import config
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -223,7 +223,7 @@ def test_a_run_gives_the_same_files_at_auto_and_at_one_step_per_execution(tmp_pa
     normalization and dropout on: the same run folder, history and final metrics."""
     import json
 
-    from experiments.pipeline import execute
+    from experiments.lifecycle import execute
     from tests.test_spec import config
 
     made = {}

@@ -9,7 +9,8 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from experiments.claims import CONF
-from experiments.pipeline import RunSpecError, execute
+from experiments.lifecycle import execute
+from experiments.spec import RunSpecError
 
 
 def config(tmp_path, *overrides):
@@ -67,8 +68,8 @@ def test_bad_input_is_refused_before_training(tmp_path, overrides, message):
 
 def test_preset_only_keys_do_not_define_a_run(tmp_path):
     """Editing a preset's full size or its claims leaves its small runs' identity alone."""
-    from experiments.pipeline import resolve
-    from experiments.pipeline import run_folder as run_id
+    from experiments.spec import resolve
+    from experiments.spec import run_folder as run_id
 
     base = resolve(config(tmp_path, "experiment=gd_regimes"))
     edited = resolve(config(tmp_path, "experiment=gd_regimes", "sizes.full.epochs=999"))
@@ -84,20 +85,20 @@ def test_a_bug_while_building_is_a_failed_run_not_bad_input(tmp_path, monkeypatc
     """Only the library's ConfigError is the user's mistake: a ValueError from anywhere
     else while building (here a stand-in for a programming error) is a failed run with a
     traceback.txt, not 'bad input'."""
-    from experiments import pipeline
+    from experiments import build, lifecycle
 
     def broken(cfg, dataset):
         raise ValueError("a bug, not a setting")
 
-    monkeypatch.setattr(pipeline, "build", broken)
-    with pytest.raises(pipeline.RunFailed, match="a bug, not a setting"):
+    monkeypatch.setattr(build, "compiled_model", broken)
+    with pytest.raises(lifecycle.RunFailed, match="a bug, not a setting"):
         execute(config(tmp_path, "trainer.epochs=1"), verbose=False)
     (folder,) = [p.parent for p in tmp_path.rglob("result.json")]
     assert "ValueError: a bug, not a setting" in (folder / "traceback.txt").read_text()
 
 
 def test_keys_of_another_schedule_do_not_define_a_run(tmp_path):
-    from experiments.pipeline import resolve, run_folder
+    from experiments.spec import resolve, run_folder
 
     plain = resolve(config(tmp_path, "schedule=cosine"))
     with_step = resolve(config(tmp_path, "schedule=cosine", "+schedule.step_epochs=5"))
