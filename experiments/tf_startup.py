@@ -1,5 +1,6 @@
 """TensorFlow start-up settings of the suite: the backend chosen before Keras is imported,
-C++ start-up noise (cuInit, absl lines) kept out of the console, oneDNN kernels on."""
+C++ start-up noise (cuInit, absl lines) and Python-side advice (retracing warnings) kept out
+of the console, oneDNN kernels on."""
 
 from __future__ import annotations
 
@@ -23,7 +24,10 @@ def start_tensorflow() -> None:
     AVX2 machines it leaves off, oneDNN trains ``lenet5_modern`` 2x to 3.4x as fast
     (``python -m benchmarks.throughput``). An explicit ``TF_ENABLE_ONEDNN_OPTS`` in the
     environment wins, as does ``TF_CPP_MIN_LOG_LEVEL``; ``DLKIT_VERBOSE_TF=1`` shows the
-    start-up log.
+    start-up log and TensorFlow's Python warnings. A sweep builds a fresh model per run in
+    one process, so Keras's compiled step is traced once per run by design; TensorFlow's
+    "triggered tf.function retracing" advice is about loops that should not retrace, so
+    its logger shows errors only.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
@@ -37,6 +41,7 @@ def start_tensorflow() -> None:
             import tensorflow as tf
 
             tf.config.list_physical_devices()  # CUDA probing logs here, silenced
+            tf.get_logger().setLevel("ERROR")
         except ImportError:
             pass
     finally:
