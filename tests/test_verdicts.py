@@ -32,7 +32,7 @@ from experiments.claims.protocol import (
 def _claim(key, check=False, **kw):
     return Claim(key, f"claim {key}", "none", "final_metric", Arm("A", ("arm=a",)),
                  Arm("B", ("arm=b",)), "less", {"column": "loss"}, 8, Tuning(points=3),
-                 check=check, **kw)
+                 check=check, check_reason="true by construction" if check else "", **kw)
 
 
 def _result(claim, a, b, control):
@@ -379,6 +379,8 @@ BASE = {"text": "t", "statistic": "final_metric", "a": {"label": "x"}, "b": {"la
     ({"margin": 1.0, "margin_relative": 0.1, "margin_reason": "r"}, "both given"),
     ({"margin_reason": "r"}, "margin_reason without margin"),
     ({"check": "yes"}, "check must be true or false"),
+    ({"check": True}, "check_reason must be one line"),
+    ({"check_reason": "r"}, "check_reason without check: true"),
     ({"mechanism": {"why": "w", "a": "x=1"}}, "mechanism: a must be a list"),
     ({"mechanism": {"a": ["x=1"]}}, "mechanism: why must be one line"),
     ({"mechanism": {"why": "w", "c": []}}, "unknown key"),
@@ -456,6 +458,7 @@ def test_the_report_writes_family_checks_mechanism_replication_and_calibration(t
     assert (tmp_path / "claims_aa_pvalues.png") in written
     assert (tmp_path / "claims_aa_pvalues.png").stat().st_size > 5_000
     md = (tmp_path / "claims.md").read_text()
+    assert "a check, outside the Holm family: true by construction" in md
     assert "## Checks" in md and "Replication on fresh seeds: 1 of 1 verdicts agree" in md
     assert "null as required" in md and "## Calibration of the controls" in md
 

@@ -16,7 +16,8 @@ A preset in ``conf/experiment/`` declares its claims under ``claims:``::
         test_reason: the statistic is a difference of accuracies, not censored
         margin: 0.5                          # or margin_relative: 0.1 (of arm B's mean)
         margin_reason: half an epoch is below the resolution anyone acts on
-        check: false                         # true: a definitional check, outside the family
+        check: false                         # true: a definitional check, outside the family,
+                                             # with check_reason: why it cannot fail
         mechanism:                           # a configuration without the mechanism
           why: with MSE on both arms the loss's effect is absent
           a: [loss=mse]                      # appended to arm A's overrides
@@ -101,6 +102,7 @@ class Claim:
     margin_relative: float | None = None  # ... or as a fraction of |arm B's mean|
     margin_reason: str = ""
     check: bool = False  # a definitional check: reported apart, outside the Holm family
+    check_reason: str = ""
     mechanism: Mechanism | None = None
     tuning_seeds: tuple = TUNING_SEEDS
     seed_offset: int = 0  # the final and control seeds start here (replication: 1000)
@@ -257,6 +259,10 @@ def _declared(node: dict, where: str) -> dict:
     if not isinstance(check, bool):
         raise ClaimSpecError(f"{where}: check must be true or false, got {check!r}")
     out["check"] = check
+    if check:
+        out["check_reason"] = _line(node, "check_reason", where)
+    elif "check_reason" in node:
+        raise ClaimSpecError(f"{where}: check_reason without check: true")
     mech = node.get("mechanism")
     if mech is not None:
         mwhere = f"{where}.mechanism"

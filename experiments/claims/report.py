@@ -86,7 +86,7 @@ def _claim_json(r: ClaimResult) -> dict:
     stat = statistics.REGISTRY[c.statistic]
     out = {
         "key": c.key, "claim": c.text, "preset": c.preset, "verdict": r.verdict,
-        "check": c.check,
+        "check": c.check, **({"check_reason": c.check_reason} if c.check else {}),
         "statistic": {"name": c.statistic, "args": c.args, "unit": stat.unit,
                       "censored": stat.censored, "expect": f"A {c.expect} than B",
                       "tuned_on": c.tune_on or c.statistic},
@@ -355,6 +355,8 @@ def _claim_section(r: ClaimResult, figures: dict, extras: dict | None) -> list[s
                          if m is not None else "not run")
                      + f" → **{_mechanism_text(r)}**")
     lines.append(f"- verdict: **{r.verdict}**")
+    if c.check:
+        lines.append(f"- a check, outside the Holm family: {c.check_reason}")
     if r.verdict == protocol.INCONCLUSIVE and np.isfinite(comp.detectable):
         lines.append(f"- the design could have detected a mean difference of "
                      f"{_fmt(comp.detectable)} ({_unit(c)}) with power {protocol.POWER:.0%}")
