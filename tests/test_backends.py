@@ -8,21 +8,11 @@ from pathlib import Path
 
 import pytest
 
-
-def cli(*args, cwd, env=None, check=True, prefix=None):
-    command = prefix or [sys.executable, "-m", "experiments.run"]
-    proc = subprocess.run([*command, *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=600)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-    return proc
+from tests.conftest import FAST, cli
 
 
 def results(root):
     return [json.loads(p.read_text()) for p in sorted(Path(root).rglob("result.json"))]
-
-
-FAST = ["trainer.epochs=2", "dataset.subset=400", "trainer.verbose=false"]
 
 
 @pytest.mark.slow

@@ -9,16 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.conftest import cli
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def cli(*args, cwd, check=True):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.run([sys.executable, "-m", "experiments.run", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-    return proc
 
 
 def results(root):

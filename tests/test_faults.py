@@ -12,16 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-FAST = ["dataset.subset=600", "model.width=32", "trainer.verbose=false"]
-
-
-def cli(*args, cwd, env=None, check=True, timeout=600):
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    proc = subprocess.run([sys.executable, "-m", "experiments.run", *args], cwd=cwd,
-                          env=full_env, capture_output=True, text=True, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-    return proc
+from tests.conftest import FAST, cli, fast
 
 
 def runs(root):
@@ -45,7 +36,7 @@ def tensorboard_steps(run_dir, tag="loss/train"):
 def test_sigkill_mid_sweep_then_rerun_completes_every_run_once(tmp_path):
     """The fault point ``epoch:3`` kills the sweep (SIGKILL) right after its first run's
     third epoch wrote its files; the re-run resumes that run there and trains the other."""
-    args = ["-m", "seed=0,1", "trainer.epochs=6", f"results_dir={tmp_path}/killed", *FAST]
+    args = ["-m", "seed=0,1", f"results_dir={tmp_path}/killed", *fast(6)]
     proc = cli(*args, cwd=tmp_path, env={"DLKIT_KILL_AT": "epoch:3"}, check=False)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     states = [json.loads(s.read_text()) for s in (tmp_path / "killed").rglob("state.json")]
@@ -59,7 +50,7 @@ def test_sigkill_mid_sweep_then_rerun_completes_every_run_once(tmp_path):
         assert checkpoint.read(state.parent / "checkpoints" / name)
 
     cli(*args, cwd=tmp_path)
-    cli("-m", "seed=0,1", "trainer.epochs=6", f"results_dir={tmp_path}/straight", *FAST,
+    cli("-m", "seed=0,1", f"results_dir={tmp_path}/straight", *fast(6),
         cwd=tmp_path)
     killed, straight = runs(tmp_path / "killed"), runs(tmp_path / "straight")
     assert sorted(killed) == sorted(straight) and len(killed) == 2  # same run identities
@@ -79,8 +70,8 @@ def test_sigkill_mid_sweep_then_rerun_completes_every_run_once(tmp_path):
 @pytest.mark.slow
 def test_same_seed_same_history_different_seed_differs(tmp_path):
     for folder in ("a", "b"):
-        cli("trainer.epochs=3", f"results_dir={tmp_path}/{folder}", *FAST, cwd=tmp_path)
-    cli("trainer.epochs=3", "seed=1", f"results_dir={tmp_path}/a", *FAST, cwd=tmp_path)
+        cli(f"results_dir={tmp_path}/{folder}", *fast(3), cwd=tmp_path)
+    cli("seed=1", f"results_dir={tmp_path}/a", *fast(3), cwd=tmp_path)
     (a0,), (b0,) = ([p.parent for p in (tmp_path / f).rglob("result.json") if "_s0_" in str(p)]
                     for f in ("a", "b"))
     (a1,) = [p.parent for p in (tmp_path / "a").rglob("result.json") if "_s1_" in str(p)]
@@ -99,7 +90,7 @@ def test_divergence_stops_the_run_and_records_the_epoch(tmp_path):
 
 @pytest.mark.slow
 def test_failure_is_recorded_sweep_goes_on_and_exits_nonzero(tmp_path):
-    proc = cli("-m", "seed=0,1", "trainer.epochs=2", f"results_dir={tmp_path}", *FAST,
+    proc = cli("-m", "seed=0,1", f"results_dir={tmp_path}", *FAST,
                cwd=tmp_path, env={"DLKIT_KILL_AT": "epoch:1:raise"}, check=False)
     assert proc.returncode != 0
     results = runs(tmp_path)
@@ -113,23 +104,23 @@ def test_failure_is_recorded_sweep_goes_on_and_exits_nonzero(tmp_path):
 
     assert list(load(tmp_path)["status"]) == ["failed", "failed"]
     # the same command without the fault resumes both from epoch 1 and completes them
-    cli("-m", "seed=0,1", "trainer.epochs=2", f"results_dir={tmp_path}", *FAST, cwd=tmp_path)
+    cli("-m", "seed=0,1", f"results_dir={tmp_path}", *FAST, cwd=tmp_path)
     assert {r["status"] for r in runs(tmp_path).values()} == {"completed"}
     assert all(r["resumed_from_epoch"] == 1 for r in runs(tmp_path).values())
 
 
 @pytest.mark.slow
 def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
-    cli("trainer.epochs=2", f"results_dir={tmp_path}", *FAST, cwd=tmp_path,
+    cli(f"results_dir={tmp_path}", *FAST, cwd=tmp_path,
         env={"DLKIT_KILL_AT": "epoch:1:raise"}, check=False)
     (state,) = tmp_path.rglob("state.json")
     name = json.loads(state.read_text())["checkpoint"]
     (state.parent / "checkpoints" / name).write_bytes(b"garbage")
-    proc = cli("trainer.epochs=2", f"results_dir={tmp_path}", *FAST, cwd=tmp_path, check=False)
+    proc = cli(f"results_dir={tmp_path}", *FAST, cwd=tmp_path, check=False)
     assert proc.returncode != 0
     assert "cannot be loaded" in proc.stderr and "trainer.resume=false" in proc.stderr
     assert all(r["status"] != "completed" for r in runs(tmp_path).values())
-    cli("trainer.epochs=2", "trainer.resume=false", f"results_dir={tmp_path}", *FAST,
+    cli("trainer.resume=false", f"results_dir={tmp_path}", *FAST,
         cwd=tmp_path)
     assert [r["status"] for r in runs(tmp_path).values()] == ["completed"]
 
@@ -150,7 +141,7 @@ def test_joblib_launcher_two_workers_never_collide(tmp_path):
     out = tmp_path / "out"
     subprocess.run([sys.executable, "-m", "experiments.run", "-m", "hydra/launcher=joblib",
                     "hydra.launcher.n_jobs=2", "seed=0,1", "activation=relu,tanh",
-                    "trainer.epochs=2", f"results_dir={out}", *FAST], cwd=tmp_path, env=env,
+                    f"results_dir={out}", *FAST], cwd=tmp_path, env=env,
                    check=True, capture_output=True, timeout=600)
     results = runs(out)
     assert len(results) == 4 and all(r["status"] == "completed" for r in results.values())
@@ -194,7 +185,7 @@ def test_sigkill_after_a_history_write_with_dropout_resumes_exactly(tmp_path):
     """Dropout draws from a random-number state that travels with the checkpoint: a run
     killed (fault point ``epoch:3``) right after epoch 3's files and re-run equals an
     uninterrupted one."""
-    args = ["trainer.epochs=5", "+model.dropout=0.5", *FAST]
+    args = ["+model.dropout=0.5", *fast(5)]
     proc = cli(*args, f"results_dir={tmp_path}/killed", cwd=tmp_path,
                env={"DLKIT_KILL_AT": "epoch:3"}, check=False)
     assert proc.returncode == -signal.SIGKILL, proc.stderr

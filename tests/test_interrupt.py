@@ -5,15 +5,13 @@ same command resumes, exit status 130, no temporary file left, and on the re-run
 sends the process a real SIGINT once epoch 1 wrote its files)."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import keras
 import pytest
 
 from experiments.lifecycle import RunInterrupted, execute
+from tests.conftest import cli
 from tests.test_spec import config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,12 +50,6 @@ def test_a_sweeps_lines_show_each_runs_values(tmp_path, capsys):
     assert f"skipping {folder} (seed=1): already completed" in capsys.readouterr().out
 
 
-def cli(*args, cwd, env=None):
-    return subprocess.run([sys.executable, "-m", "experiments.run", *args], cwd=cwd,
-                          env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-                          capture_output=True, text=True, timeout=600)
-
-
 CTRL_C_AFTER_EPOCH_1 = {"DLKIT_KILL_AT": "epoch:1:INT"}
 
 
@@ -65,7 +57,7 @@ CTRL_C_AFTER_EPOCH_1 = {"DLKIT_KILL_AT": "epoch:1:INT"}
 @pytest.mark.parametrize("sweep", [False, True], ids=["run", "sweep"])
 def test_ctrl_c_is_one_line_exit_130_and_the_rerun_resumes(tmp_path, sweep):
     args = [*(["-m", "seed=0,1"] if sweep else []), *SMALL, f"results_dir={tmp_path}"]
-    proc = cli(*args, cwd=tmp_path, env=CTRL_C_AFTER_EPOCH_1)
+    proc = cli(*args, cwd=tmp_path, env=CTRL_C_AFTER_EPOCH_1, check=False)
     assert proc.returncode == 130, proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
     (line,) = [x for x in proc.stderr.splitlines() if x.strip()]

@@ -12,20 +12,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-FAST = ["trainer.epochs=2", "dataset.subset=400", "trainer.verbose=false"]
+from tests.conftest import FAST, cli
+
 SWEEP = ["seed=0,1", "optimizer.learning_rate=0.001,0.01"]
 # under JAX packed and separate runs add in another order: equal to float32 rounding; under
 # TensorFlow a packed run executes its twin's own operations: equal (see tests/test_packed.py)
 RTOL = 1e-5
-
-
-def cli(*args, cwd, check=True, module="experiments.run"):
-    proc = subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=600,
-                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    if check and proc.returncode != 0:
-        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-    return proc
 
 
 def runs(root) -> dict:
