@@ -6,7 +6,6 @@ functions that build."""
 
 from __future__ import annotations
 
-import traceback
 from pathlib import Path
 
 from experiments.spec import RunSpecError
@@ -170,7 +169,8 @@ def prepare(cfg: dict, run_dir: Path, callbacks=(), identity: dict | None = None
                      trainer["epochs"], batch_size(trainer, len(dataset.x_train)), cfg["seed"],
                      run_dir, plateau=plateau, diagnostics=bool(trainer["diagnostics"]),
                      log_steps=bool(trainer.get("log_steps", False)), callbacks=callbacks,
-                     identity=identity)
+                     identity=identity, full_loss_every=trainer.get("full_loss_every", 0),
+                     full_loss_examples=trainer.get("full_loss_examples", 256))
     if trainer["resume"]:
         try:
             loop.resume()
@@ -180,26 +180,12 @@ def prepare(cfg: dict, run_dir: Path, callbacks=(), identity: dict | None = None
 
 
 def load_dataset(cfg: dict):
-    """The run's dataset, checked for what would make a run that trains but means nothing.
-    A split the settings leave too small for scikit-learn's splitting (its ``ValueError``)
-    is the user's mistake: one line."""
+    """The run's dataset (a split the settings leave empty or too small is the library's
+    ``ConfigError``), checked for what would make a run that trains but means nothing."""
     from dlkit import data
-    from dlkit.errors import ConfigError
 
-    settings = arguments("dataset", cfg["dataset"])
-    try:
-        dataset = data.load(cfg["dataset"]["name"], seed=cfg["seed"], **settings)
-    except ConfigError:
-        raise
-    except ValueError as err:
-        frames = traceback.extract_tb(err.__traceback__)
-        if not frames or "sklearn" not in frames[-1].filename:
-            raise
-        shown = ", ".join(f"dataset.{k}={v}" for k, v in settings.items()
-                          if k in ("subset", "val_fraction", "test_fraction") and v is not None)
-        raise RunSpecError(f"dataset={cfg['dataset']['name']}{' with ' + shown if shown else ''}"
-                           f" cannot be split into train, validation and test sets ({err}); "
-                           "use a larger dataset.subset or larger fractions") from None
+    dataset = data.load(cfg["dataset"]["name"], seed=cfg["seed"],
+                        **arguments("dataset", cfg["dataset"]))
     _check_splits(dataset, cfg)
     return dataset
 
@@ -214,9 +200,6 @@ def _check_splits(dataset, cfg: dict) -> None:
     splits = {"train": (dataset.x_train, dataset.y_train), "val": (dataset.x_val, dataset.y_val),
               "test": (dataset.x_test, dataset.y_test)}
     for split, (x, _) in splits.items():
-        if len(x) == 0:
-            raise RunSpecError(f"{where}: the {split} split is empty; use a larger "
-                               "dataset.subset or larger fractions")
         if x.shape[1:] != dataset.x_train.shape[1:]:
             raise RunSpecError(f"{where}: x_{split} holds examples of shape {x.shape[1:]}, "
                                f"the training set {dataset.x_train.shape[1:]}; every split "

@@ -263,6 +263,14 @@ def check(cfg: dict) -> None:
     except ValueError as err:
         raise RunSpecError(str(err)) from None
     _positive_int(trainer["epochs"], "trainer.epochs")
+    every = trainer.get("full_loss_every", 0)
+    if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+        raise RunSpecError(f"trainer.full_loss_every={every!r} is not accepted: 0 (off) or a "
+                           "positive number of steps")
+    if every and not trainer.get("log_steps"):
+        raise RunSpecError("trainer.full_loss_every needs trainer.log_steps=true: the full "
+                           "loss is a column of steps.csv")
+    _positive_int(trainer.get("full_loss_examples", 256), "trainer.full_loss_examples")
     rate = cfg["optimizer"].get("learning_rate")
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < math.inf:
         raise RunSpecError(f"optimizer.learning_rate={rate!r} is not accepted: the "
@@ -332,6 +340,10 @@ def _constructor_arguments(cfg: dict) -> None:
 # without diagnostics cannot stand in for one that needs them.
 DISPLAY_KEYS = (("results_dir",), ("name",), ("trainer", "resume"), ("trainer", "verbose"),
                 ("trainer", "steps_per_execution"), ("hydra",))
+# Keys that leave a run as it was at this value (added after runs existed without them): at
+# it they stay out of the identity, so runs made before the key keep their folders; set to
+# anything else they define the run like every other key.
+NEUTRAL_AT = {("trainer", "full_loss_every"): 0, ("trainer", "full_loss_examples"): 256}
 
 
 def defining(cfg: dict) -> dict:
@@ -343,7 +355,9 @@ def defining(cfg: dict) -> dict:
         if not isinstance(node, dict):
             return node
         return {k: strip(v, prefix + (k,)) for k, v in sorted(node.items())
-                if prefix + (k,) not in DISPLAY_KEYS}
+                if prefix + (k,) not in DISPLAY_KEYS
+                and not (prefix + (k,) in NEUTRAL_AT and NEUTRAL_AT[prefix + (k,)] == v
+                         and not isinstance(v, bool))}
 
     return strip(cfg)
 

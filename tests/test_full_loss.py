@@ -57,3 +57,18 @@ def test_full_loss_needs_log_steps(tmp_path):
     with pytest.raises(ConfigError, match="needs log_steps"):
         EpochLoop(model, (np.zeros((4, 2)), np.zeros(4), np.zeros((2, 2)), np.zeros(2)), 1, 2,
                   0, tmp_path, full_loss_every=1)
+
+
+def test_the_full_loss_keys_at_their_neutral_values_leave_a_runs_identity_as_before(tmp_path):
+    """Runs made before the keys existed keep their folders; turning the trace on defines a
+    new run."""
+    from experiments import spec
+    from tests.test_spec import config
+
+    cfg = config(tmp_path)
+    before = {**cfg, "trainer": {k: v for k, v in cfg["trainer"].items()
+                                 if not k.startswith("full_loss")}}
+    assert cfg["trainer"]["full_loss_every"] == 0
+    assert spec.defining(cfg) == spec.defining(before)
+    on = {**cfg, "trainer": {**cfg["trainer"], "full_loss_every": 1, "log_steps": True}}
+    assert spec.defining(on)["trainer"]["full_loss_every"] == 1

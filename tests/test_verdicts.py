@@ -330,6 +330,26 @@ def test_the_mechanism_control_runs_on_the_control_seeds_and_must_come_out_null(
                for o in mech)
 
 
+def test_the_mechanism_controls_own_statistic_arguments_reach_its_runs_only():
+    """``mechanism.args`` (a frozen run never reaches a matched level: the whole trajectory
+    instead) change the statistic of the mechanism runs, not of the claim's own runs."""
+    class Runs(MechanismRuns):
+        def get(self, preset, overrides):
+            run = super().get(preset, overrides)
+            run.metrics["test_mse"] = 7.0 if "mech=off" in overrides else math.nan
+            return run
+
+    claim = _claim("m", mechanism=Mechanism("off", ("mech=off",), ("mech=off",),
+                                            {"column": "mse"}))
+    result = evaluate(claim, Runs())
+    assert result.mechanism_values == ([7.0] * claim.seeds, [7.0] * claim.seeds)
+    assert all(np.isfinite(result.a.final)) and not any(v == 7.0 for v in result.a.final)
+    with pytest.raises(ClaimSpecError, match="args maps statistic arguments"):
+        parse("p", "k", {"text": "t", "statistic": "final_metric", "a": {"label": "A"},
+                         "b": {"label": "B"}, "margin": 1.0, "margin_reason": "one unit",
+                         "mechanism": {"why": "w", "a": [], "b": [], "args": [1]}})
+
+
 def test_train_arm_trains_the_mechanism_runs_evaluate_reads():
     from experiments.claims.engine import train_arm
 

@@ -74,6 +74,9 @@ class Mechanism:
     why: str
     a: tuple = ()
     b: tuple = ()
+    # statistic arguments that differ without the mechanism (e.g. a matched loss level that
+    # frozen weights never reach: the whole trajectory instead)
+    args: dict = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -268,12 +271,15 @@ def _declared(node: dict, where: str) -> dict:
         mwhere = f"{where}.mechanism"
         if not isinstance(mech, dict):
             raise ClaimSpecError(f"{mwhere}: must map why, a and b, got {mech!r}")
-        unknown = set(mech) - {"why", "a", "b"}
+        unknown = set(mech) - {"why", "a", "b", "args"}
         if unknown:
             raise ClaimSpecError(f"{mwhere}: unknown key(s) {', '.join(sorted(unknown))}; "
-                                 "accepted: why, a, b")
+                                 "accepted: why, a, b, args")
+        if not isinstance(mech.get("args") or {}, dict):
+            raise ClaimSpecError(f"{mwhere}: args maps statistic arguments to values, got "
+                                 f"{mech['args']!r}")
         out["mechanism"] = Mechanism(_line(mech, "why", mwhere), _overrides(mech, "a", mwhere),
-                                     _overrides(mech, "b", mwhere))
+                                     _overrides(mech, "b", mwhere), dict(mech.get("args") or {}))
     return out
 
 

@@ -276,7 +276,8 @@ def evaluate(claim: Claim, runs) -> ClaimResult:
             mech = {n: _mechanism_arm(claim, final_arms[n], n) for n in ("a", "b")}
             _prefetch(claim, runs, [(mech[n], arms[n].rate, s) for n in ("a", "b")
                                     for s in claim.control_seeds])
-            got = {n: _finals(claim, mech[n], arms[n].rate, runs, claim.control_seeds)
+            mclaim = replace(claim, args={**claim.args, **claim.mechanism.args})
+            got = {n: _finals(mclaim, mech[n], arms[n].rate, runs, claim.control_seeds)
                    for n in ("a", "b")}
             mech_values = (got["a"][0], got["b"][0])
             mechanism = _compare(claim, got["a"][0], got["b"][0], got["a"][3], got["b"][3])
