@@ -59,21 +59,39 @@ class Dataset:
         return {"train": len(self.x_train), "val": len(self.x_val), "test": len(self.x_test)}
 
 
-def _split(x, y, seed, val_fraction, test_fraction, stratify):
+class _TooSmall(ConfigError):
+    """A split the settings leave empty or too small; ``load`` names the dataset and the
+    settings."""
+
+
+def _holdout(x, y, fraction, seed, stratify):
+    """``train_test_split`` of ``fraction`` of (x, y): ``(x_kept, x_held, y_kept, y_held)``.
+    scikit-learn refuses a split that would leave a part empty or, stratified, a class
+    without a member in each part (its ``ValueError``): that is ``_TooSmall``."""
     from sklearn.model_selection import train_test_split
 
-    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-        if not 0 < value < 1:
-            raise ConfigError(f"dataset.{name} must be in (0, 1), got {value!r}")
+    try:
+        return train_test_split(x, y, test_size=fraction, random_state=seed,
+                                stratify=y if stratify else None)
+    except ValueError as err:
+        raise _TooSmall(f"{len(x)} examples: {err}") from None
+
+
+def _fraction(name: str, value) -> None:
+    """``dataset.<name>`` is a number in (0, 1) (its type checked before it is compared)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise ConfigError(f"dataset.{name} must be a number in (0, 1), got {value!r}")
+
+
+def _split(x, y, seed, val_fraction, test_fraction, stratify):
+    _fraction("val_fraction", val_fraction)
+    _fraction("test_fraction", test_fraction)
     if val_fraction + test_fraction >= 1:
         raise ConfigError("dataset.val_fraction + dataset.test_fraction must be below 1, got "
                          f"{val_fraction + test_fraction}")
-    x_rest, x_test, y_rest, y_test = train_test_split(
-        x, y, test_size=test_fraction, random_state=seed, stratify=y if stratify else None)
+    x_rest, x_test, y_rest, y_test = _holdout(x, y, test_fraction, seed, stratify)
     val_share = val_fraction / (1.0 - test_fraction)
-    x_train, x_val, y_train, y_val = train_test_split(
-        x_rest, y_rest, test_size=val_share, random_state=seed,
-        stratify=y_rest if stratify else None)
+    x_train, x_val, y_train, y_val = _holdout(x_rest, y_rest, val_share, seed, stratify)
     return x_train, y_train, x_val, y_val, x_test, y_test
 
 
@@ -93,10 +111,12 @@ def _resize(images: np.ndarray, size: int | None) -> np.ndarray:
 
 
 def _limit(x, y, subset, seed):
-    if subset is None or subset >= len(x):
+    if subset is None:
         return x, y
-    if not isinstance(subset, int) or subset <= 0:
-        raise ConfigError(f"dataset.subset must be a positive int, got {subset!r}")
+    if isinstance(subset, bool) or not isinstance(subset, int) or subset <= 0:
+        raise ConfigError(f"dataset.subset must be a positive int or null, got {subset!r}")
+    if subset >= len(x):
+        return x, y
     idx = np.random.default_rng(seed).permutation(len(x))[:subset]
     return x[idx], y[idx]
 
@@ -187,16 +207,12 @@ def _mnist1d(seed=0, val_fraction=0.15, subset=None, shuffle=False):
     noised into sequences of 40 steps of 1 feature. The package's test split stays the test
     set; ``val_fraction`` of the training split (stratified by ``seed``) is validation.
     ``shuffle=True`` destroys locality (the negative control for convolution and pooling)."""
-    from sklearn.model_selection import train_test_split
-
     if not isinstance(shuffle, bool):
         raise ConfigError(f"dataset.shuffle must be true or false, got {shuffle!r}")
-    if not 0 < val_fraction < 1:
-        raise ConfigError(f"dataset.val_fraction must be in (0, 1), got {val_fraction!r}")
+    _fraction("val_fraction", val_fraction)
     x_train, y_train, x_test, y_test = _mnist1d_arrays(shuffle)
     x_train, y_train = _limit(x_train, y_train, subset, seed)
-    x_tr, x_va, y_tr, y_va = train_test_split(x_train, y_train, test_size=val_fraction,
-                                              random_state=seed, stratify=y_train)
+    x_tr, x_va, y_tr, y_va = _holdout(x_train, y_train, val_fraction, seed, stratify=True)
     return Dataset("mnist1d", CLASSIFICATION, x_tr, y_tr, x_va, y_va, x_test, y_test,
                    num_classes=10)
 
@@ -350,10 +366,8 @@ def _keras_dataset(name, seed=0, val_fraction=0.1, path=None, image_size=None, s
             images = images[..., None]
         return _resize(images, image_size)
 
-    from sklearn.model_selection import train_test_split
-
-    x_tr, x_va, y_tr, y_va = train_test_split(x_train, y_train, test_size=val_fraction,
-                                              random_state=seed, stratify=y_train)
+    _fraction("val_fraction", val_fraction)
+    x_tr, x_va, y_tr, y_va = _holdout(x_train, y_train, val_fraction, seed, stratify=True)
     return Dataset(name, CLASSIFICATION, prepare(x_tr), y_tr, prepare(x_va), y_va,
                    prepare(x_test), y_test, num_classes=int(max(y_train.max(), y_test.max())) + 1)
 
@@ -376,7 +390,19 @@ def load(name: str, seed: int = 0, **options) -> Dataset:
     name or option raises ``ConfigError`` listing what is accepted.
     """
     REGISTRY.check_arguments(name, options, skip=("seed",))
-    return REGISTRY.lookup(name)(seed=seed, **options)
+    try:
+        dataset = REGISTRY.lookup(name)(seed=seed, **options)
+        for split, x in (("train", dataset.x_train), ("validation", dataset.x_val),
+                         ("test", dataset.x_test)):
+            if len(x) == 0:
+                raise _TooSmall(f"the {split} split is empty")
+    except _TooSmall as err:
+        shown = ", ".join(f"dataset.{k}={v}" for k, v in options.items()
+                          if k in ("subset", "val_fraction", "test_fraction") and v is not None)
+        raise ConfigError(f"dataset={name}{' with ' + shown if shown else ''} cannot be split "
+                          f"into train, validation and test sets ({err}); use a larger "
+                          "dataset.subset or larger fractions") from None
+    return dataset
 
 
 def task_of(name: str) -> str:

@@ -85,18 +85,32 @@ def _pack_key(cfg: dict) -> str:
 
 
 def _train_group(items, verbose, counts) -> None:
-    from experiments import lifecycle
+    """Start the group's runs (each under its run lock), train them as packs, finish them.
+    The folders made here for runs refused as bad input are removed once the locks are
+    released, as a single run's refusal removes its own (no folder holding only ``.lock``)."""
+    from experiments import lifecycle, runfolder
     from experiments.packed import PackedLoop, packs, slower
 
+    refused = []  # the folders made for refused runs, in the order they were made
     with ExitStack() as stack:
         jobs = []
         for cfg, run_dir, label in items:
+            try:
+                made = runfolder.make(run_dir)
+            except lifecycle.RunSpecError:
+                counts["left"] += 1  # the one-at-a-time pass reports it
+                continue
             if not _lock(stack, run_dir):
                 counts["left"] += 1  # another process trains it
                 continue
             try:
                 job = lifecycle.start(cfg, run_dir, verbose, label, [])
-            except (lifecycle.RunSpecError, lifecycle.RunFailed) as err:
+            except lifecycle.RunSpecError as err:
+                print(f"error: {err}", file=sys.stderr, flush=True)
+                counts["failed"] += 1
+                refused.append(made)
+                continue
+            except lifecycle.RunFailed as err:
                 print(f"error: {err}", file=sys.stderr, flush=True)
                 counts["failed"] += 1
                 continue
@@ -113,14 +127,15 @@ def _train_group(items, verbose, counts) -> None:
                     _alone(job, counts)
                 continue
             _pack(members, counts, PackedLoop)
+    for made in reversed(refused):  # deepest first: a shared sweep folder goes last
+        runfolder.remove_made(made)
 
 
 def _lock(stack: ExitStack, run_dir) -> bool:
-    """Hold ``run_dir/.lock`` (the lock a single run takes) until the stack closes; False
-    when another process holds it."""
+    """Hold ``run_dir/.lock`` (the lock a single run takes; the folder exists) until the
+    stack closes; False when another process holds it."""
     from filelock import FileLock, Timeout
 
-    run_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(run_dir / ".lock")
     try:
         lock.acquire(timeout=0)

@@ -53,6 +53,13 @@ CASES = [
      r"corrupt.npz.*not a readable .npz"),
     ("corrupt checkpoint", lambda t: _checkpoint(t)(), r"epoch_0001.npz.*cannot be loaded"),
     ("adding length 1", lambda t: data.load("adding", length=1), r"dataset.length.*>= 2.*1"),
+    ("subset not an int", lambda t: data.load("digits", subset="abc"),
+     r"dataset.subset must be a positive int or null, got 'abc'"),
+    ("fraction not a number", lambda t: data.load("digits", val_fraction="abc"),
+     r"dataset.val_fraction must be a number in \(0, 1\), got 'abc'"),
+    ("subset too small to split", lambda t: data.load("digits", subset=5),
+     r"dataset=digits with dataset.subset=5 cannot be split into train, validation and test "
+     r"sets \(5 examples: .*\); use a larger dataset.subset"),
 ]
 
 

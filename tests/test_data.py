@@ -144,3 +144,19 @@ def test_mnist1d_shuffled_is_one_fixed_permutation_of_the_positions():
     where = [int(np.argmin(np.abs(x - xs[:, [j]]).sum(axis=0))) for j in range(40)]
     assert sorted(where) == list(range(40)) and where != list(range(40))
     np.testing.assert_allclose(x[:, where], xs, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name, options, what", [
+    ("digits", {"subset": 5}, "dataset.subset=5"),
+    ("digits", {"test_fraction": 0.0001}, "dataset.test_fraction=0.0001"),
+    ("diabetes", {"subset": 2}, "dataset.subset=2"),
+    ("mnist1d", {"subset": 12}, "dataset.subset=12"),
+])
+def test_a_split_left_too_small_is_the_librarys_config_error(name, options, what):
+    """scikit-learn's refusal to split (a part empty, or a class missing from a part) is
+    the library's ConfigError naming the dataset and the settings, not scikit-learn's
+    ValueError."""
+    from dlkit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"^dataset={name} with {what} cannot be split"):
+        data.load(name, **options)

@@ -79,6 +79,24 @@ def test_packing_under_torch_leaves_every_run_to_the_launcher(monkeypatch, capsy
         "at a time")
 
 
+def test_packed_runs_refused_as_bad_input_leave_no_folder(tmp_path, capsys):
+    """Two runs that pack, both refused when started (five examples cannot be split): each
+    says why, and neither their run folders nor the sweep folder the packer made for them
+    stays behind (not even one holding only ``.lock``)."""
+    from experiments import packing
+    from tests.test_spec import config
+
+    out = tmp_path / "out"
+    entries = [(config(out, f"seed={seed}", "dataset.subset=5", "trainer.verbose=false"),
+                [f"seed={seed}"]) for seed in (0, 1)]
+    counts = packing.train(entries)
+    assert counts == {"packed": 0, "packs": 0, "alone": 0, "left": 0, "failed": 2}
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2 and all(x.startswith("error: dataset=digits with dataset.subset=5")
+                                   and "cannot be split" in x for x in lines)
+    assert not out.exists()
+
+
 @pytest.mark.slow
 def test_packed_sweeper_under_torch_trains_one_at_a_time(tmp_path):
     pytest.importorskip("torch")
