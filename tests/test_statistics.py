@@ -172,3 +172,126 @@ def test_prediction_error_is_the_metric_of_the_saved_models_predictions(tmp_path
         expected = np.mean((np.log1p(c) - np.log1p(y)) ** 2)
         assert values[c] == pytest.approx(expected, rel=1e-4)
     assert values[30.0] < values[3000.0]
+
+
+# ---- final accuracy, area under the training curve, fluctuation at the end -----------------
+def test_final_accuracy_reads_the_stages_split_in_percent_and_is_tuned_upwards():
+    run = _run({"epoch": [1]})
+    run.metrics = {"val_accuracy": 0.9, "test_accuracy": 0.85}
+    f = REG["final_accuracy"]
+    assert f.fn([run], "tune") == pytest.approx(90.0)
+    assert f.fn([run], "final") == pytest.approx(85.0)
+    assert f.better == "higher" and not f.censored
+    assert math.isnan(f.fn([_run(status="diverged")], "final"))
+
+
+def test_mean_train_loss_is_the_area_under_the_training_curve_either_way():
+    curve = {"epoch": [1, 2, 3, 4], "loss": [1.0, 0.2, 0.1, 0.1]}
+    fast = _run(curve)
+    slow = _run({"epoch": [1, 2, 3, 4], "loss": [1.0, 0.8, 0.5, 0.1]})
+    f = REG["mean_train_loss"].fn
+    assert f([fast], "final") == pytest.approx(0.35)
+    assert f([slow], "final") == pytest.approx(0.6)
+    # the same final loss, told apart by how soon it got there
+    assert f([fast], "final") < f([slow], "final")
+    assert math.isnan(f([_run({"epoch": [1, 2], "loss": [1.0, math.nan]})], "final"))
+    assert math.isnan(f([_run(curve, status="diverged")], "final"))
+
+
+def test_loss_fluctuation_is_zero_for_a_settling_curve_and_the_swing_of_a_zigzag():
+    f = REG["loss_fluctuation"].fn
+    epochs = np.arange(1, 21)
+    settling = _run({"epoch": epochs, "val_loss": 1.0 + np.exp(-epochs / 3.0)})
+    rising = _run({"epoch": epochs, "val_loss": 1.0 + 0.01 * epochs})  # overfitting: a trend
+    # around 1.0 by ±a: every step moves 2a, the net change over 9 steps is ±2a
+    a = 0.03
+    zigzag = _run({"epoch": epochs, "val_loss": 1.0 + a * (-1.0) ** epochs})
+    assert f([settling], "final", last=10) == pytest.approx(0.0, abs=1e-12)
+    assert f([rising], "final", last=10) == pytest.approx(0.0, abs=1e-12)
+    assert f([zigzag], "final", last=10) == pytest.approx((9 * 2 * a - 2 * a) / 9)
+    # a zigzag only in the first epochs has settled by the last ten
+    early = np.where(epochs <= 10, 1.0 + a * (-1.0) ** epochs, 1.0)
+    assert f([_run({"epoch": epochs, "val_loss": early})], "final", last=10) == \
+        pytest.approx(0.0, abs=1e-12)
+    assert f([_run({"epoch": epochs, "val_loss": early})], "final", last=12) > 0
+    assert math.isnan(f([_run({"epoch": [1, 2], "val_loss": [1.0, 0.9]})], "final", last=10))
+
+
+# ---- the excess training loss of a logistic regression over its global optimum -------------
+@pytest.fixture(scope="module")
+def logistic(tmp_path_factory):
+    """MNIST-1D (not linearly separable: the optimum is finite) and the optimum of its
+    training split."""
+    from dlkit import data
+
+    config = {"seed": 0, "model": {"name": "mlp", "depth": 0},
+              "loss": {"name": "cross_entropy", "output_activation": "softmax"},
+              "dataset": {"name": "mnist1d", "subset": 600}}
+    dataset = data.load("mnist1d", seed=0, subset=600)
+    x = dataset.x_train.reshape(len(dataset.x_train), -1).astype("float64")
+    y = dataset.y_train.astype(int)
+    loss, p = statistics.logistic_optimum(dataset.x_train, y)
+    return SimpleNamespace(config=config, x=x, y=y, loss=loss, p=p,
+                           folder=tmp_path_factory.mktemp("logistic"))
+
+
+def test_the_logistic_optimum_is_where_the_gradient_vanishes(logistic):
+    """The first-order condition of a convex loss, checked with numpy: the gradient of the
+    mean cross entropy in every weight and bias, (P − Y)ᵀ[x 1] / n, is zero at the
+    optimum, and the loss is below a uniform guess's log 10."""
+    onehot = np.eye(10)[logistic.y]
+    design = np.hstack([logistic.x, np.ones((len(logistic.x), 1))])
+    gradient = design.T @ (logistic.p - onehot) / len(logistic.x)
+    assert np.abs(gradient).max() < 1e-4
+    assert logistic.loss == pytest.approx(statistics.mean_cross_entropy(logistic.p, logistic.y))
+    assert 0.5 < logistic.loss < math.log(10)
+
+
+def _logistic_run(logistic, name, kernel, bias):
+    import keras
+
+    model = keras.Sequential([keras.Input((logistic.x.shape[1], 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.layers[-1].set_weights([kernel.astype("float32"), bias.astype("float32")])
+    folder = logistic.folder / name
+    folder.mkdir()
+    model.save(folder / "model.keras")
+    return SimpleNamespace(status="completed", path=folder, metrics={},
+                           config=logistic.config)
+
+
+def test_excess_train_loss_is_zero_at_the_optimum_and_the_gap_of_any_other_weights(logistic):
+    """Weights at the optimum (fitted here by Newton's method on the same loss, not by the
+    statistic's own solver) give an excess of 0; the all-zero weights predict 1/10 for
+    every class, an excess of log 10 − the optimum; halving the optimal weights lies
+    between. Each ordering comes out either way."""
+    x, y, n = logistic.x, logistic.y, len(logistic.y)
+    design = np.hstack([x, np.ones((n, 1))])
+    w = np.zeros((design.shape[1], 10))
+    onehot = np.eye(10)[y]
+    for _ in range(30):  # Newton steps on the mean cross entropy (a convex loss)
+        z = design @ w
+        p = np.exp(z - z.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        grad = (design.T @ (p - onehot) / n).ravel(order="F")
+        blocks = [[design.T @ (design * (p[:, [i]] * ((i == j) - p[:, [j]]))) / n
+                   for j in range(10)] for i in range(10)]
+        hess = np.block(blocks) + 1e-9 * np.eye(design.shape[1] * 10)
+        w -= np.linalg.solve(hess, grad).reshape(w.shape, order="F")
+    f = REG["excess_train_loss"].fn
+    at = f([_logistic_run(logistic, "optimum", w[:-1], w[-1])], "final")
+    zero = f([_logistic_run(logistic, "zero", w[:-1] * 0, w[-1] * 0)], "final")
+    half = f([_logistic_run(logistic, "half", w[:-1] / 2, w[-1] / 2)], "final")
+    assert at == pytest.approx(0.0, abs=1e-4)
+    assert zero == pytest.approx(math.log(10) - logistic.loss, rel=1e-5)
+    assert at < half < zero
+    tuning = f([_logistic_run(logistic, "half_tune", w[:-1] / 2, w[-1] / 2)], "tune")
+    assert tuning == half  # the training split in both stages
+
+
+def test_excess_train_loss_refuses_a_model_that_is_not_a_logistic_regression(logistic):
+    run = _logistic_run(logistic, "deep", np.zeros((40, 10)), np.zeros(10))
+    run.config = {**logistic.config, "model": {"name": "mlp", "depth": 2}}
+    with pytest.raises(ValueError, match="model.depth=0"):
+        REG["excess_train_loss"].fn([run], "final")
+    assert math.isnan(REG["excess_train_loss"].fn([_run(status="diverged")], "final"))

@@ -463,3 +463,141 @@ def trainable_range(runs, stage, column="val_accuracy", target=0.9):
         if run.status == "completed" and len(values) and values.max() >= target:
             reached += 1
     return reached * spacing
+
+
+@statistic("final_accuracy", better="higher", unit="accuracy points",
+           describe="the final accuracy in percent (validation split when tuning, test split "
+           "for the final runs)")
+def final_accuracy(runs, stage):
+    """The run's accuracy at its last epoch, in percent: ``final_metric`` for a claim about
+    how good a trained network ends up, tuned towards the higher value."""
+    (run,) = runs
+    if not _completed(run):
+        return math.nan
+    return 100.0 * float(run.metrics.get(f"{_split(stage)}_accuracy", math.nan))
+
+
+@statistic("mean_train_loss", unit="loss",
+           describe="mean training loss over the epochs (history.csv's loss, each epoch's mean "
+           "over its updates: the area under the training curve per epoch, lower for a run "
+           "whose optimization gets further sooner)")
+def mean_train_loss(runs, stage):
+    (run,) = runs
+    if not _completed(run) or "loss" not in run.history:
+        return math.nan
+    values = pd.to_numeric(run.history["loss"], errors="coerce").to_numpy(float)
+    return float(values.mean()) if len(values) and np.isfinite(values).all() else math.nan
+
+
+@statistic("loss_fluctuation", unit="loss per epoch",
+           describe="back-and-forth movement of {column} over the last {last} epochs: its total "
+           "variation minus its net change, per epoch (0 for a curve that only falls or only "
+           "rises; each value is the loss of a fixed set at the weights of that epoch's end)")
+def loss_fluctuation(runs, stage, column="val_loss", last=10):
+    """How much a per-epoch loss curve goes up and down at the end of training, beyond its
+    trend: ``(Σ|Δ| − |ΣΔ|) / (last − 1)`` over the last ``last`` values. A curve that
+    settles (or creeps monotonically) gives 0; one that keeps fluctuating around a level
+    gives about its mean absolute change per epoch. ``val_loss`` is evaluated on the same
+    examples at the end of every epoch, so it moves only when the weights do (history.csv's
+    training ``loss`` is, for a mini-batch run, the mean over the epoch's updates, which
+    averages the fluctuation away)."""
+    (run,) = runs
+    if not _completed(run) or column not in run.history:
+        return math.nan
+    values = pd.to_numeric(run.history[column], errors="coerce").to_numpy(float)
+    last = int(last)
+    if last < 2 or len(values) < last:
+        return math.nan
+    values = values[-last:]
+    if not np.isfinite(values).all():
+        return math.nan
+    steps = np.diff(values)
+    return float((np.abs(steps).sum() - abs(steps.sum())) / len(steps))
+
+
+CLIP = 1e-7  # keras.config.epsilon(), the clipping of dlkit's cross entropy
+
+
+def mean_cross_entropy(probabilities, labels) -> float:
+    """Mean of −log p(true class) over the examples, probabilities clipped to [CLIP, 1]
+    as dlkit's cross entropy clips them; computed in float64."""
+    p = np.asarray(probabilities, np.float64)
+    labels = np.asarray(labels).astype(int).ravel()
+    picked = np.clip(p[np.arange(len(labels)), labels], CLIP, 1.0)
+    return float(-np.mean(np.log(picked)))
+
+
+_OPTIMA: dict = {}
+
+
+def logistic_optimum(x, y):
+    """The global minimum of the mean cross entropy of a multinomial logistic regression
+    (softmax of ``x·W + b``, no regularization) on ``(x, y)``: scikit-learn's
+    ``LogisticRegression`` with ``C=inf`` (no penalty) fitted by L-BFGS to a tight
+    tolerance, independent of the network being judged. Returns (its mean cross entropy,
+    its class probabilities). The loss is convex, so a point where its gradient vanishes is
+    the global minimum; on linearly separable data there is none (the infimum 0 is
+    approached as the weights grow), and the answer would only be as good as the solver's
+    last iterate."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.asarray(x, np.float64).reshape(len(x), -1)
+    labels = np.asarray(y).astype(int).ravel()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        fit = LogisticRegression(C=np.inf, tol=1e-10, max_iter=20_000).fit(x, labels)
+    p = fit.predict_proba(x)
+    if list(fit.classes_) != list(range(p.shape[1])):
+        raise ValueError(f"classes {fit.classes_.tolist()} are not 0..K-1")
+    return mean_cross_entropy(p, labels), p
+
+
+def _train_arrays(run):
+    """The run's own training images and labels, rebuilt from its configuration and
+    seed."""
+    from dlkit import data
+    from experiments.pipeline import arguments
+
+    cfg = run.config
+    dataset = data.load(cfg["dataset"]["name"], seed=cfg["seed"],
+                        **arguments("dataset", cfg["dataset"]))
+    return dataset.x_train, dataset.y_train
+
+
+@statistic("excess_train_loss", unit="nats",
+           describe="mean cross entropy of the trained logistic regression on its training "
+           "split minus the global minimum of the same loss on the same split (scikit-learn's "
+           "unregularized multinomial logistic regression, fitted independently), both "
+           "computed by the same formula (0 = the optimum reached)")
+def excess_train_loss(runs, stage):
+    """How far a convex model's training loss ends above the global optimum, from the run's
+    saved ``model.keras`` on its own training split (the same in both stages: the claim is
+    about the training objective). The run must be a logistic regression (one Dense layer
+    with a softmax, ``model=mlp model.depth=0``) trained with the cross entropy, the model
+    whose optimum scikit-learn computes; anything else is refused with a ``ValueError``."""
+    import json
+
+    import dlkit
+
+    (run,) = runs
+    if not _completed(run) or not (run.path / "model.keras").exists():
+        return math.nan
+    cfg = run.config
+    if (cfg.get("model") or {}).get("name") != "mlp" or cfg["model"].get("depth") != 0 or \
+            (cfg.get("loss") or {}).get("name") not in ("cross_entropy", "nll") or \
+            cfg["loss"].get("output_activation", "softmax") != "softmax":
+        raise ValueError("excess_train_loss needs a logistic regression trained with the "
+                         "cross entropy on softmax outputs (model=mlp model.depth=0 "
+                         f"loss=cross_entropy), got model={cfg.get('model')} "
+                         f"loss={cfg.get('loss')}")
+    x, y = _train_arrays(run)
+    key = json.dumps([cfg["dataset"], cfg["seed"]], sort_keys=True, default=str)
+    if key not in _OPTIMA:
+        _OPTIMA[key] = logistic_optimum(x, y)[0]
+    model = dlkit.load_model(run.path / "model.keras", compile=False)
+    p = np.asarray(model.predict(x, batch_size=1024, verbose=0))
+    value = mean_cross_entropy(p, y)
+    return value - _OPTIMA[key] if math.isfinite(value) else math.nan
