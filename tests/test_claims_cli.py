@@ -107,14 +107,14 @@ def _fake_worker(tmp_path, monkeypatch, units, body):
     file each worker's arguments are logged to."""
     import sys
 
-    from experiments.claims import __main__ as cli
+    from experiments.claims import workers
 
     log = tmp_path / "workers.log"
     script = tmp_path / "worker.sh"
     script.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\n{body}\nexit 0\n')
     script.chmod(0o755)
     monkeypatch.setattr(sys, "executable", str(script))
-    monkeypatch.setattr(cli, "plan", lambda *args, **kwargs: (units, []))
+    monkeypatch.setattr(workers, "plan", lambda *args, **kwargs: (units, []))
     return log
 
 
