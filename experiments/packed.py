@@ -43,6 +43,10 @@ architecture, loss, metrics and optimizer (the learning rate may differ when it 
 constant); the same epochs, start epoch (after resume), batch size and data shapes; no
 plateau schedule or optimizer diagnostics (they act between epochs on one run's own state);
 a Keras with the private API ``experiments._keras_internals`` names.
+
+Why one file over 400 lines: the JAX and the TensorFlow engines must give the same numbers
+as a separate run and as each other; their shared layout code and both engines are read
+together.
 """
 
 from __future__ import annotations

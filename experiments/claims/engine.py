@@ -2,7 +2,11 @@
 stability rule's fallback), the A/A control and the mechanism control, compare; then judge
 the claims over the declared family. The same function trains the missing runs (``python
 -m experiments.claims``) and reads finished ones (``experiments.report --claims``), so the
-rate the report shows is the rate that was trained."""
+rate the report shows is the rate that was trained.
+
+Why one file over 400 lines: training and reading a claim's runs share every step (the same
+functions serve ``python -m experiments.claims`` and the report), so they stay together.
+"""
 
 from __future__ import annotations
 

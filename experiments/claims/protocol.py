@@ -76,6 +76,10 @@ meaningful difference within ±m") when the Holm-corrected TOST p is below ``ALP
 Replication (``python -m experiments.claims --replicate``) runs every stage again on
 disjoint seeds: tuning seeds ``REPLICATION_TUNING_SEEDS``, final and control seeds offset by
 ``REPLICATION_OFFSET``.
+
+Why one file over 400 lines: it is the protocol's specification (this docstring) and every
+number-in, number-out step it names (grid, tests, corrections, verdict rule), so a reader
+checks the rule against its code in one place.
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """``claims.md``, ``claims.json``, one figure per claim (PNG plus the CSV it plots) and the
-calibration of the A/A controls (a histogram of their p-values)."""
+calibration of the A/A controls (a histogram of their p-values).
+
+Why one file over 400 lines: ``claims.json`` and ``claims.md`` are two views of the same
+records, written side by side so a field cannot appear in one and not the other.
+"""
 
 from __future__ import annotations
 
