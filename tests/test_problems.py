@@ -50,3 +50,20 @@ def test_malformed_problems_are_one_line_naming_the_place(spec, message):
 def test_holds_on_counts_supported_problems():
     assert problems.holds_on({"a": "supported", "b": "not supported", "c": "supported"}) == \
         (2, 3)
+
+
+def test_the_report_groups_a_claims_problems_and_counts_where_it_holds():
+    from types import SimpleNamespace
+
+    from experiments.claims.report import anchor, problem_summary
+
+    def result(key, problem, verdict):
+        return SimpleNamespace(claim=SimpleNamespace(key=key, problem=problem, text="CE"),
+                               verdict=verdict)
+
+    results = [result("ce", "digits", "supported"), result("other", "x", "supported"),
+               result("ce@MNIST-1D MLP", "MNIST-1D MLP", "equivalent")]
+    (item,) = problem_summary(results)  # a claim on one problem is not listed
+    assert item["base"] == "ce" and (item["holds_on"], item["problems"]) == (1, 2)
+    assert item["verdicts"] == {"digits": "supported", "MNIST-1D MLP": "equivalent"}
+    assert anchor("ce@MNIST-1D MLP") == "ce-MNIST-1D-MLP"

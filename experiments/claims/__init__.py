@@ -109,6 +109,7 @@ class Claim:
     mechanism: Mechanism | None = None
     tuning_seeds: tuple = TUNING_SEEDS
     seed_offset: int = 0  # the final and control seeds start here (replication: 1000)
+    problem: str = ""  # the problem it is judged on (``problems.py``), as the report names it
 
     @property
     def test_name(self) -> str:
@@ -298,6 +299,6 @@ def load(conf: Path = CONF) -> list[Claim]:
                                                  **spec}, where)
             except problems.ProblemSpecError as err:
                 raise ClaimSpecError(str(err)) from None
-            for claim_key, _, claim_node in expanded:  # one claim per problem
-                out.append(parse(file.stem, claim_key, claim_node))
+            for claim_key, problem, claim_node in expanded:  # one claim per problem
+                out.append(replace(parse(file.stem, claim_key, claim_node), problem=problem))
     return out

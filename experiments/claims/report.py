@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from dlkit.training.files import atomic_write_text
-from experiments.claims import Claim, load, protocol, statistics
+from experiments.claims import Claim, load, problems, protocol, statistics
 from experiments.claims.engine import ClaimResult, evaluate, judge
 from experiments.claims.protocol import ALPHA, MissingRuns
 
@@ -90,6 +90,7 @@ def _claim_json(r: ClaimResult) -> dict:
     stat = statistics.REGISTRY[c.statistic]
     out = {
         "key": c.key, "claim": c.text, "preset": c.preset, "verdict": r.verdict,
+        "base": problems.base_key(c.key), "problem": c.problem,
         "check": c.check, **({"check_reason": c.check_reason} if c.check else {}),
         "statistic": {"name": c.statistic, "args": c.args, "unit": stat.unit,
                       "censored": stat.censored, "expect": f"A {c.expect} than B",
@@ -115,6 +116,30 @@ def _claim_json(r: ClaimResult) -> dict:
     return out
 
 
+def anchor(key: str) -> str:
+    """The claim's section id in ``claims.md`` (a problem's key holds ``@`` and spaces)."""
+    return "".join(ch if ch.isalnum() or ch in "_-" else "-" for ch in key)
+
+
+def problem_summary(results: list[ClaimResult]) -> list[dict]:
+    """Every declared claim judged on more than one problem: its verdict on each, and on
+    how many it holds (is supported)."""
+    by_base: dict = {}
+    for r in results:
+        by_base.setdefault(problems.base_key(r.claim.key), []).append(r)
+    out = []
+    for base, group in by_base.items():
+        if len(group) < 2:
+            continue
+        verdicts = {r.claim.problem or problems.problem_of(r.claim.key): r.verdict
+                    for r in group}
+        held, judged = problems.holds_on(verdicts)
+        out.append({"base": base, "claim": group[0].claim.text, "holds_on": held,
+                    "problems": judged, "verdicts": verdicts,
+                    "keys": [r.claim.key for r in group]})
+    return out
+
+
 def to_json(results: list[ClaimResult], missing, calib: dict | None = None) -> dict:
     claims = []
     for r in results:
@@ -134,6 +159,7 @@ def to_json(results: list[ClaimResult], missing, calib: dict | None = None) -> d
             "family": [{"key": k, "p": _num(v["p"]), "source": v["source"]}
                        for k, v in family.items()],
             "checks": [r.claim.key for r in results if r.claim.check],
+            "problems": problem_summary(results),
             "claims": claims,
             "replication": {"replicated": len(replicated),
                             "agree": sum(r.replication.verdict == r.verdict
@@ -256,7 +282,9 @@ def _mechanism_text(r: ClaimResult) -> str:
 
 def _summary_row(r: ClaimResult) -> str:
     again = r.replication.verdict if r.replication is not None else "–"
-    return (f"| [{r.claim.text}](#{r.claim.key}) | `{r.claim.preset}` | {r.claim.statistic} | "
+    on = f" (on {r.claim.problem})" if r.claim.problem and "@" in r.claim.key else ""
+    return (f"| [{r.claim.text}{on}](#{anchor(r.claim.key)}) | `{r.claim.preset}` | "
+            f"{r.claim.statistic} | "
             f"{r.claim.test_name} | **{r.verdict}** | {r.control_verdict} | "
             f"{_mechanism_text(r)} | {again} |")
 
@@ -282,6 +310,17 @@ def to_markdown(results: list[ClaimResult], missing, figures: dict,
     for c, why in missing:
         lines.append(f"| {c.text} | `{c.preset}` | {c.statistic} | {c.test_name} | not "
                      f"evaluated: {why} | – | – | – |")
+    several = problem_summary(results)
+    if several:
+        lines += ["", "## Claims on more than one problem", "",
+                  "A claim that holds on one problem and not on another is a finding about "
+                  "where it holds.", "", "| claim | holds on | verdict on each problem |",
+                  "| --- | --- | --- |"]
+        for item in several:
+            each = "; ".join(f"[{p}](#{anchor(k)}): {v}" for (p, v), k in
+                             zip(item["verdicts"].items(), item["keys"]))
+            lines.append(f"| {item['claim']} | {item['holds_on']} of {item['problems']} "
+                         f"problems | {each} |")
     if checks:
         lines += ["", "## Checks", "", "Definitional or implementation checks: true by "
                   "construction when the code is right, so outside the Holm family.", "",
@@ -335,7 +374,8 @@ def _claim_section(r: ClaimResult, figures: dict, extras: dict | None) -> list[s
     reason = f" ({c.margin_reason})" if c.margin_reason else ""
     margin = (f"±{_fmt(comp.margin)}{reason}" if np.isfinite(comp.margin)
               else "no margin declared (no equivalence verdict possible)")
-    lines = ["", f'<a id="{c.key}"></a>', f"## {c.text}", "",
+    on = f" (on {c.problem})" if c.problem and "@" in c.key else ""
+    lines = ["", f'<a id="{anchor(c.key)}"></a>', f"## {c.text}{on}", "",
              f"- preset: `{c.preset}`; A = {c.a.label}, B = {c.b.label}; claimed: A's "
              f"statistic is {'lower' if c.expect == 'less' else 'higher'} than B's",
              f"- statistic: {_describe(c)}",
