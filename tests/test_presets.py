@@ -15,7 +15,7 @@ PRESETS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml") if p.stem 
 # ravine.yaml holds claims about optimizer paths, not training runs (test_protocol.py)
 EXPECTED = {"gd_regimes", "optimizers", "loss_activation", "mse_vs_ce", "depth_vanishing",
             "init_symmetry", "batchnorm", "architectures", "rnn_vs_lstm", "lr_schedules",
-            "pooling"}
+            "pooling", "cnn_design"}
 
 # overrides that collapse each sweep to one or two tiny runs
 TINY = {
@@ -30,6 +30,7 @@ TINY = {
     "rnn_vs_lstm": ["model=lstm", "dataset.length=10", "dataset.samples=200"],
     "lr_schedules": ["schedule=plateau,cosine"],
     "pooling": ["model.pooling=true,false"],
+    "cnn_design": ["activation=relu,sigmoid"],
 }
 
 
@@ -166,3 +167,103 @@ def test_momentum_damps_control_is_gradient_descent_itself():
     a = ravine.get("ravine", [*c.a.overrides, *c.mechanism.a, "seed=0"])
     b = ravine.get("ravine", [*c.b.overrides, *c.mechanism.b, "seed=0"])
     assert a.steps[["x", "y"]].equals(b.steps[["x", "y"]])
+
+
+# ---- the seed's statements the first claims left untested (issue 36) ------------------------
+NEW_CLAIMS = {  # key: (statistic, expect)
+    "adam_vs_rmsprop": ("mean_val_loss", "less"),
+    "leaky_relu_vs_sigmoid": ("gradient_depth_slope", "greater"),
+    "relu_vs_sigmoid_cnn": ("final_accuracy", "greater"),
+    "batchnorm_final": ("final_accuracy", "greater"),
+    "ce_vs_mse_final": ("final_accuracy", "greater"),
+    "fc_vs_cnn_overfit": ("generalization_gap", "greater"),
+    "pooling_easier_optimization": ("mean_train_loss", "less"),
+    "bgd_convex_optimum": ("excess_train_loss", "less"),
+    "sgd_never_settles": ("loss_fluctuation", "greater"),
+    "adadelta_rate_free": ("trainable_range", "greater"),
+    "batch1_wastes_parallelism": ("seconds_per_example", "greater"),
+}
+
+
+def test_the_seeds_remaining_statements_are_claims_quoting_the_seed():
+    """Each declared once, with the seed's own words quoted in its text (the Chinese
+    original, or the paper the seed's lost formula image stands for)."""
+    by_key = {c.key: c for c in _claims()}
+    for key, (statistic, expect) in NEW_CLAIMS.items():
+        c = by_key[key]
+        assert (c.statistic, c.expect) == (statistic, expect), key
+        assert c.seeds >= 6 and not c.check, key
+        assert '"' in c.text and "seed" in c.text, key
+
+
+def test_every_training_claims_arms_compose():
+    """Every arm of every training claim (on each of its problems, the first value of its
+    sweep) is a configuration the suite composes; a new claim's with the values it
+    declares."""
+    from experiments.claims.problems import base_key
+    from experiments.claims.runs import Runs
+
+    runs = Runs()
+    for c in _claims():
+        if c.source != "train":
+            continue
+        for arm in (c.a, c.b):
+            overrides = arm.run_overrides()[0]
+            cfg = runs.compose(c.preset, [*overrides, "seed=0"])
+            if base_key(c.key) not in NEW_CLAIMS:
+                continue
+            for item in overrides:
+                key, _, value = item.partition("=")
+                node = cfg
+                for part in key.split("."):
+                    node = node[part]
+                node = node["name"] if isinstance(node, dict) else node
+                assert str(node).lower() == value.lower() or float(node) == float(value), \
+                    (c.key, item)
+
+
+def test_the_fully_connected_arm_and_the_cnn_are_of_similar_size():
+    """The seed's example: 28x28 inputs and 500 hidden units give about 400k parameters;
+    the CNN it is compared with has about as many (within 10%)."""
+    from experiments.build import model_from_config
+    from experiments.claims.runs import Runs
+
+    (c,) = [c for c in _claims() if c.key == "fc_vs_cnn_overfit"]
+    runs = Runs()
+    sizes = [model_from_config(runs.compose(c.preset, [*arm.overrides, "seed=0"]),
+                               (28, 28, 1), 10, "softmax").count_params()
+             for arm in (c.a, c.b)]
+    assert sizes[0] == 784 * 500 + 500 + 500 * 10 + 10
+    assert abs(sizes[0] - 400_000) < 0.05 * 400_000
+    assert abs(sizes[1] - sizes[0]) < 0.1 * sizes[0]
+
+
+def test_the_convex_claims_train_a_logistic_regression_with_a_finite_optimum():
+    """Both arms are the same logistic regression, differing only in batch size and
+    epochs; on its training split the unregularized optimum has a vanishing gradient and
+    misclassifies examples (the data are not separable, so the minimum is attained)."""
+    import numpy as np
+
+    from dlkit import data
+    from experiments.claims.runs import Runs
+    from experiments.claims.statistics import logistic_optimum
+
+    runs = Runs()
+    for key in ("bgd_convex_optimum", "sgd_never_settles"):
+        (c,) = [c for c in _claims() if c.key == key]
+        cfgs = [runs.compose(c.preset, [*arm.overrides, "seed=0"]) for arm in (c.a, c.b)]
+        for cfg in cfgs:
+            assert cfg["model"]["name"] == "mlp" and cfg["model"]["depth"] == 0
+            assert cfg["loss"]["name"] == "cross_entropy"
+            assert cfg["schedule"]["name"] == "constant"
+        assert {cfg["trainer"]["batch_size"] for cfg in cfgs} == {1, "full"}
+        same = [{k: v for k, v in cfg.items() if k != "trainer"} for cfg in cfgs]
+        assert same[0] == same[1]
+    cfg = cfgs[0]
+    dataset = data.load(cfg["dataset"]["name"], seed=0, subset=cfg["dataset"]["subset"])
+    x = dataset.x_train.reshape(len(dataset.x_train), -1).astype("float64")
+    loss, p = logistic_optimum(x, dataset.y_train)
+    onehot = np.eye(p.shape[1])[dataset.y_train.astype(int)]
+    gradient = np.hstack([x, np.ones((len(x), 1))]).T @ (p - onehot) / len(x)
+    assert np.abs(gradient).max() < 1e-4
+    assert np.mean(p.argmax(1) == dataset.y_train) < 0.9 and loss > 0.5
