@@ -536,9 +536,8 @@ def logistic_optimum(x, y):
     ``LogisticRegression`` with ``C=inf`` (no penalty) fitted by L-BFGS to a tight
     tolerance, independent of the network being judged. Returns (its mean cross entropy,
     its class probabilities). The loss is convex, so a point where its gradient vanishes is
-    the global minimum; on linearly separable data there is none (the infimum 0 is
-    approached as the weights grow), and the answer would only be as good as the solver's
-    last iterate."""
+    the global minimum. On linearly separable data there is no minimum: the loss only
+    approaches its infimum 0 as the weights grow, and the solver stops at a loss near 0."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
