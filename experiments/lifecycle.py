@@ -8,6 +8,7 @@ kept. ``execute`` is the one entry point for a single run; ``experiments.packing
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 import traceback
@@ -118,9 +119,7 @@ def start(cfg: dict, run_dir: Path, verbose: bool, label: str, callbacks: list):
         previous = runfolder.previous(run_dir, identity)
         if previous is not None and previous.get("status") in runfolder.FINISHED:
             if verbose:
-                print(f"skipping {run_dir}{_shown_label(label, cfg)}: already "
-                      f"{previous['status']} (trainer.resume=false trains it again)",
-                      flush=True)
+                print(_finished_line(previous, run_dir, _shown_label(label, cfg)), flush=True)
             return previous
     if not trainer["resume"]:
         runfolder.clear(run_dir)
@@ -187,6 +186,22 @@ def finish(job: Job, outcome, metrics: dict | None = None) -> dict:
     return result
 
 
+def _finished_line(previous: dict, run_dir: Path, shown: str) -> str:
+    """What a sweep says of a run it finds finished: trained by a pack of this same sweep
+    (``packed_by`` is the sweep's token), its status and test metrics; otherwise that it
+    skips a run finished before."""
+    from experiments.sweep_hooks import SWEEP_TOKEN
+
+    token = os.environ.get(SWEEP_TOKEN)
+    if token and previous.get("packed_by") == token:
+        shown_metrics = {k: round(v, 4) for k, v in (previous.get("metrics") or {}).items()
+                         if k.startswith("test_") and isinstance(v, float)}
+        return (f"{previous['status']} in a pack of {previous.get('packed')}: "
+                f"{run_dir}{shown}  {shown_metrics}")
+    return (f"skipping {run_dir}{shown}: already {previous['status']} "
+            "(trainer.resume=false trains it again)")
+
+
 def _shown_label(label: str, cfg: dict) -> str:
     """`` (<the values that made the run>)`` beside its folder, when a sweep or the command
     line set any (five runs of a learning-rate sweep share a folder stem)."""
@@ -245,6 +260,7 @@ def chance_warnings(metrics: dict, dataset) -> list[str]:
     if acc > chance + 2.0 * math.sqrt(chance * (1.0 - chance) / n):
         return []
     return [f"validation accuracy {acc:.3f} is at chance level ({chance:.3f} for "
-            f"{dataset.num_classes} classes): the run completed but learned nothing; a "
-            "smaller learning rate or another initialization may help"]
+            f"{dataset.num_classes} classes): the run completed but learned nothing; "
+            "another learning rate (too large or too small) or another initialization may "
+            "help"]
 

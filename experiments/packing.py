@@ -11,6 +11,7 @@ were refused as bad input, or that another process holds, are left to that pass.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from contextlib import ExitStack
@@ -25,6 +26,9 @@ def train(entries, verbose: bool = False, limit: int = DEFAULT_LIMIT) -> dict:
     one-at-a-time pass, and ``failed``. Runs whose result is their training time are not
     for packing (each run's ``epoch_time_s`` is its share of the pack's time): the claims
     leave timing statistics out; a sweep of them should not use the packed sweeper."""
+    from experiments.tf_startup import start_tensorflow
+
+    start_tensorflow()  # the sweeper packs before any job starts: TensorFlow's quiet start
     import keras
 
     from experiments import spec
@@ -185,8 +189,12 @@ def _pack(jobs, counts, PackedLoop) -> None:
         counts["failed"] += len(jobs)
         return
     counts["packs"] += 1
+    from experiments.sweep_hooks import SWEEP_TOKEN
+
     for job, outcome, values in zip(jobs, outcomes, metrics):
         job.base["packed"] = len(jobs)
+        if os.environ.get(SWEEP_TOKEN):  # the sweep that packed it says so, not "skipping"
+            job.base["packed_by"] = os.environ[SWEEP_TOKEN]
         try:
             lifecycle.finish(job, outcome, values if outcome.status == "completed" else None)
             counts["packed"] += 1

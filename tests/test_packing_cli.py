@@ -167,3 +167,16 @@ def test_packed_sweeper_under_the_submitit_launcher(tmp_path):
     cli("-m", *SWEEP, *FAST, f"results_dir={tmp_path}/separate", cwd=tmp_path)
     packed = assert_same_runs(tmp_path / "submitit", tmp_path / "separate", 4)
     assert {result.get("packed") for _, result in packed.values()} == {4}
+
+
+@pytest.mark.slow
+def test_a_packed_sweep_says_its_runs_trained_in_a_pack_and_a_rerun_says_it_skips(tmp_path):
+    """The launcher's pass after packing finds every run finished: the sweep that packed
+    them prints each as completed in its pack (with its test metrics), not as a skip; the
+    same sweep run again skips them, as any sweep does."""
+    args = ["-m", "hydra/sweeper=packed", "seed=0,1", "trainer.epochs=1",
+            "dataset.subset=400", f"results_dir={tmp_path}"]
+    first = cli(*args, cwd=tmp_path).stdout
+    assert first.count("completed in a pack of 2: ") == 2 and "skipping" not in first
+    again = cli(*args, cwd=tmp_path).stdout
+    assert again.count("skipping ") == 2 and "in a pack of" not in again
