@@ -9,7 +9,7 @@ both), twice: with TensorFlow's deterministic kernels in both (the suite's defau
 ``trainer.deterministic=true``) and without them in both, and with the suite's TensorFlow
 start-up (oneDNN on, ``experiments.tf_startup``) in both, so that each pair does the same
 arithmetic and the ratio is the harness alone. Part 2 runs, in one warm process, a
-complete 1-epoch run through the suite (``experiments.pipeline.execute``: data, model,
+complete 1-epoch run through the suite (``experiments.lifecycle.execute``: data, model,
 checkpoint, logs, evaluation, result files) against the bare equivalent (build, fit 1
 epoch, evaluate), alternately; the difference of medians is the fixed cost per run.
 Targets: ratio <= 1.10; fixed cost <= 1 s.
@@ -85,7 +85,7 @@ def fixed_cost(repeats: int) -> dict:
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from experiments.pipeline import execute
+    from experiments.lifecycle import execute
 
     with tempfile.TemporaryDirectory() as tmp, \
             initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):

@@ -3,7 +3,7 @@ per step), the per-epoch work (history, checkpoint, TensorBoard), evaluation and
 
     python -m benchmarks.run_breakdown [--repeats 3] [--epochs N]
 
-Runs ``experiments.pipeline.execute`` in-process (as a sweep does) with timers wrapped around
+Runs ``experiments.lifecycle.execute`` in-process (as a sweep does) with timers wrapped around
 its phases, for the default MLP on digits (30 epochs) and for LeNet-5 (modern) on the
 5,000 real MNIST digits at 28x28 (5 epochs); prints the median of ``--repeats`` runs per phase
 and the start-up cost of a fresh process (Python + TensorFlow + Keras import) measured in
@@ -57,16 +57,17 @@ def instrumented(timers: Timers):
 
     from dlkit import data
     from dlkit.training import callbacks, loop
-    from experiments import pipeline, tensorboard_log
+    from experiments import build, tensorboard_log
 
-    targets = [(data, "load", "data load + split"), (pipeline, "build", "model build + compile"),
+    targets = [(data, "load", "data load + split"),
+               (build, "compiled_model", "model build + compile"),
                (loop.EpochLoop, "run", "fit (all epochs, incl. per-epoch work)"),
                (callbacks.EpochSummary, "on_epoch_end", "  per-epoch row (metrics, lr, time)"),
                (callbacks.HistoryCSV, "on_epoch_end", "  per-epoch history.csv"),
                (loop.EpochLoop, "save_checkpoint", "  per-epoch checkpoint + state.json"),
                (tensorboard_log.TensorBoardScalars, "on_epoch_end",
                 "  per-epoch TensorBoard scalars"),
-               (pipeline, "_evaluate", "evaluate train/val/test"),
+               (build, "evaluate", "evaluate train/val/test"),
                (keras.Model, "save", "save model.keras"),
                (tensorboard_log.TensorBoardLog, "hparams", "TensorBoard HParams")]
     originals = [(owner, name, timers.wrap(owner, name, label))
@@ -98,7 +99,7 @@ def _main(argv=None) -> int:
 
     start_tensorflow()
     from benchmarks._timing import machine
-    from experiments.pipeline import execute
+    from experiments.lifecycle import execute
 
     print(f"# where a run's time goes, execute() in a warm process, median of {args.repeats};"
           f" {machine()}")

@@ -25,8 +25,8 @@ PHASES = [
     ("hydra._internal.config_loader_impl", "ConfigLoaderImpl.load_sweep_config",
      "Hydra composes a job's configuration"),
     ("experiments.packing", "train", "packing: every pack of the sweep"),
-    ("experiments.pipeline", "start", "  start runs (folder, data, network)"),
-    ("experiments.pipeline", "build", "    build and compile the network"),
+    ("experiments.lifecycle", "start", "  start runs (folder, data, network)"),
+    ("experiments.build", "compiled_model", "    build and compile the network"),
     ("experiments.packed", "PackedLoop.__init__", "  pack set-up (first: trace the step)"),
     ("experiments.packed", "PackedLoop.run", "  train the pack (all epochs)"),
     ("experiments.packed", "_TensorFlowStatelessPack.train", "    train epochs (TensorFlow)"),
@@ -39,7 +39,7 @@ PHASES = [
     ("dlkit.training.callbacks", "HistoryCSV.on_epoch_end", "      history.csv"),
     ("experiments.tensorboard_log", "TensorBoardScalars.on_epoch_end",
      "      TensorBoard scalars"),
-    ("experiments.pipeline", "finish", "  finish runs (metrics, model.keras, result)"),
+    ("experiments.lifecycle", "finish", "  finish runs (metrics, model.keras, result)"),
     ("hydra.core.utils", "run_job", "launcher pass (finds packed runs done)"),
 ]
 

@@ -161,7 +161,7 @@ def keras_worker(samples: int, epochs: int) -> dict:
     import keras
 
     from dlkit import complexity
-    from experiments.pipeline import AUTO_STEPS_PER_EXECUTION
+    from experiments.build import AUTO_STEPS_PER_EXECUTION
 
     x, y = _data(samples)
     trained = {}

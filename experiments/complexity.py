@@ -19,7 +19,7 @@ def main(cfg: DictConfig) -> None:
     import pandas as pd
 
     from dlkit import complexity, data
-    from experiments.pipeline import loss_pairing, model_from_config
+    from experiments.build import loss_pairing, model_from_config
 
     config = OmegaConf.to_container(cfg, resolve=True)
     shape, classes = config.get("input_shape"), config.get("num_classes")

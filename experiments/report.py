@@ -15,7 +15,6 @@ per seed claim (from the runs ``python -m experiments.claims`` made). From Pytho
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -24,7 +23,7 @@ import pandas as pd
 import yaml
 
 from dlkit.training.files import atomic_write_text
-from experiments import spec
+from experiments import runfolder, spec
 
 ID_COLUMNS = ["run_id", "status", "seed", "epochs_completed", "wall_time_s"]
 METRIC_PREFIXES = ("train_", "val_", "test_")
@@ -40,7 +39,7 @@ def load(path, all_columns: bool = False) -> pd.DataFrame:
     root = Path(path)
     if not root.exists():
         raise ValueError(f"results path {str(root)!r} does not exist")
-    records = [_record(folder) for folder in run_folders(root)]
+    records = [_record(folder) for folder in runfolder.run_folders(root)]
     frame = pd.DataFrame(records)
     if frame.empty:
         return frame
@@ -58,31 +57,18 @@ def load(path, all_columns: bool = False) -> pd.DataFrame:
     return frame.sort_values(keys, key=lambda s: s.astype(str)).reset_index(drop=True)
 
 
-def run_folders(root: Path) -> list[Path]:
-    """Every run folder under ``root``: a folder holding a ``result.json``, a ``config.yaml``
-    or a ``state.json`` (finished, failed, interrupted or damaged alike)."""
-    marks = ("result.json", "config.yaml", "state.json")
-    return sorted({p.parent for name in marks for p in Path(root).rglob(name)})
-
-
 def _record(folder: Path) -> dict:
     """One table row of a run folder. ``status`` is the result's (completed, diverged,
     failed), ``interrupted`` when the run never wrote a result, ``unreadable`` when its
     ``result.json`` is damaged or of the wrong shape, or names its sweep with a ``name``
     that is not a plain file name; ``problem`` then says why."""
-    result, status, problem = None, None, None
-    file = folder / "result.json"
-    if file.exists():
-        try:
-            result = json.loads(file.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as err:
-            problem = f"result.json is not valid JSON ({type(err).__name__})"
-        else:
-            problem = _shape_problem(result)
+    result, problem = runfolder.read_result(folder)
+    if result is not None:  # a readable result naming its sweep with a path is unreadable
+        name = (result.get("config") or {}).get("name")
+        problem = None if name is None else _bad_name(name)
         if problem:
-            result, status = None, "unreadable"
-    else:
-        status = "interrupted"
+            result = None
+    status = "unreadable" if problem else "interrupted" if result is None else None
     if result is None:
         try:
             config = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
@@ -103,48 +89,9 @@ def _record(folder: Path) -> dict:
     row["run_id"] = row["run_id"] or folder.name
     row["path"] = str(folder)
     row["problem"] = problem
-    row.update({k: _number(v) for k, v in (result.get("metrics") or {}).items()
+    row.update({k: runfolder.number(v) for k, v in (result.get("metrics") or {}).items()
                 if k.startswith(METRIC_PREFIXES)})  # never over a column of the table
     return row
-
-
-_TYPES = {"config": (dict,), "metrics": (dict,), "run_id": (str,), "status": (str,),
-          "seed": (int,), "epochs_completed": (int,), "wall_time_s": (int, float),
-          "packed": (int,)}
-
-
-def _shape_problem(result) -> str | None:
-    """Why a parsed ``result.json`` cannot be a row of the table (None when it can): the
-    keys the report reads must have their types (each may be absent or null), every
-    metric a number (``nan``/``inf`` may be written as text), ``config.name`` a plain file
-    name (``_bad_name``)."""
-    if not isinstance(result, dict):
-        return f"result.json holds a {type(result).__name__}, not an object"
-    for key, types in _TYPES.items():
-        value = result.get(key)
-        if value is not None and (not isinstance(value, types) or
-                                  (isinstance(value, bool) and bool not in types)):
-            kind = " or ".join({dict: "a mapping", int: "an int"}.get(t, f"a {t.__name__}")
-                               for t in types)
-            return f"{key} is a {type(value).__name__}, not {kind}"
-    for key, value in (result.get("metrics") or {}).items():
-        if _number(value, None) is None and value is not None:
-            return f"metrics.{key} is {value!r}, not a number"
-    name = (result.get("config") or {}).get("name")
-    return None if name is None else _bad_name(name)
-
-
-def _number(value, bad=float("nan")):
-    """A metric as a number: JSON's numbers, and ``nan``/``inf``/``-inf`` written as text;
-    ``bad`` for anything else."""
-    if isinstance(value, bool):
-        return bad
-    if isinstance(value, (int, float)) or value is None:
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("nan", "inf", "-inf",
-                                                            "infinity", "-infinity"):
-        return float(value)
-    return bad
 
 
 def _bad_name(name) -> str | None:
@@ -162,18 +109,9 @@ def _bad_name(name) -> str | None:
 
 @lru_cache(maxsize=4096)
 def history(run_path: str) -> pd.DataFrame:
-    """A run's ``history.csv`` (empty if missing or malformed, with a warning)."""
-    file = Path(run_path) / "history.csv"
-    if not file.exists():
-        return pd.DataFrame({"epoch": []})
-    try:
-        frame = pd.read_csv(file)
-        pd.to_numeric(frame["epoch"])
-        return frame
-    except (ValueError, KeyError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        print(f"warning: {file} is malformed ({type(err).__name__}); its curves are left "
-              "out", file=sys.stderr)
-        return pd.DataFrame({"epoch": []})
+    """A run's ``history.csv`` (``runfolder.read_history``: empty if missing or malformed,
+    with a warning), kept once read: a report asks for a run's history more than once."""
+    return runfolder.read_history(run_path)
 
 
 def _varying(frame: pd.DataFrame) -> list[str]:

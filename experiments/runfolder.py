@@ -1,8 +1,8 @@
 """A run folder, ``<results_dir>/<name>/<run id>``: the one reader and writer of the files
 the suite keeps there (``result.json``, ``config.yaml``, ``traceback.txt``, ``model.keras``;
 reading ``state.json`` and ``history.csv``) and the identity that ties them to their run.
-Skip and resume read the folder through it; the report and the claims can too
-(``read_result``, ``read_history``, ``run_folders``).
+Skip and resume read the folder through it, and so do the report (``run_folders``,
+``read_result``, ``read_history``), the claims' runs and TensorBoard's experiment summary.
 
 The epoch loop (``dlkit.training.loop``) writes ``history.csv``, ``steps.csv``,
 ``checkpoints/`` and ``state.json`` and verifies their identity when it resumes: the library

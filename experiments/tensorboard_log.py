@@ -165,9 +165,7 @@ def write_experiment(sweep_dir) -> Path | None:
     (each with its values) and every final metric, written as the experiment summary of
     ``<sweep folder>/tensorboard``. The HParams dashboard then shows exactly these columns;
     without it, it guesses them from the sessions and may leave a varying key unticked."""
-    import json
-
-    from experiments import spec
+    from experiments import runfolder, spec
 
     tf = _tf()
     if tf is None:
@@ -176,13 +174,9 @@ def write_experiment(sweep_dir) -> Path | None:
 
     configs, metrics = [], set()
     for file in sorted(Path(sweep_dir).glob("*/result.json")):
-        try:
-            result = json.loads(file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if not isinstance(result, dict) or not isinstance(result.get("config") or {}, dict) \
-                or not isinstance(result.get("metrics") or {}, dict):
-            continue  # a result.json of the wrong shape (the report lists it as unreadable)
+        result = runfolder.read_result(file.parent)[0]
+        if result is None:
+            continue  # damaged or of the wrong shape (the report lists it as unreadable)
         configs.append(spec.flat(spec.defining(result.get("config") or {})))
         metrics |= {k for k, v in (result.get("metrics") or {}).items()
                     if isinstance(v, (int, float)) and metric_tag(k)}

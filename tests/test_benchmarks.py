@@ -131,6 +131,43 @@ def test_sweep_breakdown_dry_run_times_the_phases_of_a_packed_sweep():
     assert seconds["packing: every pack of the sweep"] < seconds["whole process (from its start)"]
 
 
+def test_run_breakdown_times_the_phases_a_run_calls(tmp_path):
+    """Each phase the run breakdown times is counted as often as a 2-epoch run calls it: a
+    timer set on a name another module only re-exports counts nothing, since the callers
+    reach the function in the module that defines it."""
+    from benchmarks.run_breakdown import Timers, _compose, instrumented
+    from experiments.lifecycle import execute
+
+    timers = Timers()
+    cfg = _compose(tmp_path, ["trainer.epochs=2", "dataset.subset=400"])
+    with instrumented(timers):
+        execute(cfg, verbose=False)
+    assert {label: timers.calls[label] for label in (
+        "data load + split", "model build + compile", "fit (all epochs, incl. per-epoch work)",
+        "  per-epoch checkpoint + state.json", "evaluate train/val/test", "save model.keras")} \
+        == {"data load + split": 1, "model build + compile": 1,
+            "fit (all epochs, incl. per-epoch work)": 1,
+            "  per-epoch checkpoint + state.json": 2, "evaluate train/val/test": 1,
+            "save model.keras": 1}
+
+
+def test_sweep_breakdown_times_each_function_in_its_defining_module():
+    """A timer on a module's function reaches the callers only in the module that defines
+    it (a name re-exported elsewhere is a copy no caller uses), so every phase that is a
+    module's function names that module."""
+    import importlib
+
+    from benchmarks.sweep_breakdown import PHASES
+
+    for module, path, _ in PHASES:
+        owner = importlib.import_module(module)
+        *parents, name = path.split(".")
+        for parent in parents:
+            owner = getattr(owner, parent)
+        if not parents:
+            assert getattr(owner, name).__module__ == module, (module, path)
+
+
 def test_sweep_breakdown_refuses_bad_counts(capsys):
     from benchmarks.sweep_breakdown import main
 

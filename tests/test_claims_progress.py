@@ -125,13 +125,13 @@ def test_plan_prints_runs_per_stage_and_an_estimate_and_trains_nothing(tmp_path,
     """``--plan``: the runs per claim and stage (2 points x 3 tuning seeds per arm, 2 final
     seeds per arm, 2 control seeds, no mechanism control), an estimate that grows linearly
     with the epochs, said to be an estimate; no run trained, no folder made."""
-    from experiments import pipeline
+    from experiments import lifecycle
     from experiments.claims.__main__ import main
 
     def no_training(*args, **kwargs):
         raise AssertionError("--plan trained a run")
 
-    monkeypatch.setattr(pipeline, "execute", no_training)
+    monkeypatch.setattr(lifecycle, "execute", no_training)
     _without_mechanism(monkeypatch)
     results = tmp_path / "results"
 

@@ -21,7 +21,8 @@ def test_option_composes_checks_and_builds(group, option, tmp_path):
     from omegaconf import OmegaConf
 
     from dlkit import losses, optimizers
-    from experiments.pipeline import arguments, check, resolve
+    from experiments.build import arguments
+    from experiments.spec import check, resolve
 
     fit = {"loss": ["dataset=natural"], "dataset": ["loss=mse"]}.get(group, [])
     with initialize_config_dir(str(CONF), version_base="1.3"):

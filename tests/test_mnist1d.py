@@ -7,7 +7,7 @@ claims: a CNN's advantage must shrink when locality is destroyed."""
 
 import pytest
 
-from experiments.pipeline import execute
+from experiments.lifecycle import execute
 from tests.test_spec import config
 
 PUBLISHED = {"mlp": 0.68, "cnn1d": 0.94, "cnn1d shuffled": 0.56}

@@ -471,7 +471,7 @@ def test_a_claim_over_a_grid_of_rates_cannot_also_tune_the_rate():
 def _full_composition(runs, preset, overrides):
     from omegaconf import OmegaConf
 
-    from experiments.pipeline import resolve
+    from experiments.spec import resolve
 
     return resolve(OmegaConf.to_container(runs._hydra_compose(preset, overrides), resolve=True))
 
@@ -530,6 +530,32 @@ def test_runs_compose_orders_and_routes_overrides_like_hydra(overrides):
     runs = Runs("results-x")
     assert runs.compose("optimizers", overrides) == \
         _full_composition(runs, "optimizers", overrides)
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", '{"status": 3}', '{"metrics": {"val_loss": "low"}}',
+                                  '{"status": "comp'])
+def test_a_claims_run_is_read_through_the_run_folder_reader(tmp_path, capsys, text):
+    """The claims read a run folder as the report does (``experiments.runfolder``): a
+    readable result is a run with its status and metrics; a damaged ``result.json`` or one
+    of the wrong shape is no run (the claim reports it missing, never a traceback); a
+    ``history.csv`` without an epoch column is an empty history, with a warning."""
+    import json
+
+    from experiments.claims.runs import Runs
+    from experiments.spec import run_folder
+
+    overrides = ["optimizer=sgd", "seed=3"]
+    folder = run_folder(Runs(tmp_path).compose("optimizers", overrides))
+    folder.mkdir(parents=True)
+    (folder / "result.json").write_text(json.dumps(
+        {"status": "completed", "metrics": {"val_loss": 0.5}}), encoding="utf-8")
+    (folder / "history.csv").write_text("loss\n0.5\n", encoding="utf-8")
+    run = Runs(tmp_path).get("optimizers", overrides)
+    assert (run.path, run.status, run.metrics) == (folder, "completed", {"val_loss": 0.5})
+    assert run.history.empty and list(run.history.columns) == ["epoch"]
+    assert f"{folder / 'history.csv'} is malformed (KeyError)" in capsys.readouterr().err
+    (folder / "result.json").write_text(text, encoding="utf-8")
+    assert Runs(tmp_path).get("optimizers", overrides) is None
 
 
 def test_runs_compose_refuses_an_unknown_key_like_hydra():

@@ -78,7 +78,7 @@ def test_plateau_fires_in_the_lr_schedules_preset(tmp_path):
 
     from dlkit.training.callbacks import read_history
     from experiments.claims import CONF
-    from experiments.pipeline import execute
+    from experiments.lifecycle import execute
 
     with initialize_config_dir(str(CONF), version_base="1.3"):
         cfg = compose("config", overrides=["experiment=lr_schedules", "schedule=plateau",

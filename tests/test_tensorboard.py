@@ -212,3 +212,30 @@ def test_final_metrics_go_to_the_hparams_session_not_to_final_scalars(tmp_path):
 
     assert metric_tag("val_accuracy") == "accuracy/validation"
     assert metric_tag("epochs_completed") is None
+
+
+def test_the_experiment_summary_leaves_out_a_result_the_report_cannot_read(tmp_path,
+                                                                          monkeypatch):
+    """The HParams experiment summary reads each run through ``experiments.runfolder``:
+    a ``result.json`` of the wrong shape (a metric that is not a number), which the report
+    lists as unreadable, adds no value to a column and no metric."""
+    from tensorboard.plugins.hparams import api as hp
+
+    from experiments.tensorboard_log import write_experiment
+
+    def run(folder, rate, metrics):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "result.json").write_text(json.dumps(
+            {"status": "completed", "config": {"optimizer": {"learning_rate": rate}},
+             "metrics": metrics}), encoding="utf-8")
+
+    run("a", 0.1, {"val_loss": 0.5})
+    run("b", 0.01, {"val_loss": 0.25})
+    run("c", 0.5, {"val_loss": 0.125, "test_accuracy": "high"})
+    seen = {}
+    monkeypatch.setattr(hp, "hparams_config", lambda hparams, metrics: seen.update(
+        columns={h.name: h.domain.values for h in hparams},
+        metrics=[m.as_proto().name.tag for m in metrics]))
+    assert write_experiment(tmp_path) == tmp_path / "tensorboard"
+    assert seen == {"columns": {"optimizer.learning_rate": [0.01, 0.1]},
+                    "metrics": ["loss/validation"]}

@@ -129,7 +129,7 @@ def main(argv=None) -> int:
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     from experiments.claims.engine import evaluate, train_arm
     from experiments.claims.runs import Runs
-    from experiments.pipeline import RunSpecError
+    from experiments.spec import RunSpecError
 
     runs = Runs(args.results, execute=True, extra=_run_overrides(args), pack=args.pack)
     progress = Progress(claims, args.arm)

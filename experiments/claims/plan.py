@@ -93,8 +93,8 @@ def _arm_costs(claims, extra=()) -> dict:
     are epochs x steps per epoch. None for a claim it cannot estimate; zeros for a claim
     without a network."""
     from dlkit import complexity, data
+    from experiments.build import loss_pairing, model_from_config
     from experiments.claims.runs import Runs
-    from experiments.pipeline import loss_pairing, model_from_config
 
     runs, datasets, arms, costs = Runs(extra=extra), {}, {}, {}
 

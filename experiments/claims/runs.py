@@ -8,13 +8,13 @@ protocol skips completed runs and resumes interrupted ones like any sweep.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
 
+from experiments import runfolder
 from experiments.spec import CONF
 
 
@@ -37,8 +37,7 @@ class Run:
 
     @cached_property
     def history(self) -> pd.DataFrame:
-        file = self.path / "history.csv"
-        return pd.read_csv(file) if file.exists() else pd.DataFrame({"epoch": []})
+        return runfolder.read_history(self.path)
 
     @cached_property
     def steps(self) -> pd.DataFrame | None:
@@ -76,7 +75,7 @@ class Runs:
         from omegaconf import OmegaConf
 
         from experiments._hydra_internals import apply_value_overrides
-        from experiments.pipeline import resolve
+        from experiments.spec import resolve
 
         parsed = OverridesParser.create().parse_overrides(list(overrides))
         plain, shaping = [], []
@@ -114,13 +113,13 @@ class Runs:
         if not (self.execute and self.pack):
             return
         from experiments import packing
-        from experiments.pipeline import FINISHED, run_folder
+        from experiments.spec import run_folder
 
         entries = []
         for overrides in override_lists:
             cfg = self.compose(preset, overrides)
-            result = _read(run_folder(cfg) / "result.json")
-            if result is None or result.get("status") not in FINISHED:
+            result = runfolder.read_result(run_folder(cfg))[0]
+            if result is None or result.get("status") not in runfolder.FINISHED:
                 cfg["trainer"]["verbose"] = False
                 entries.append((cfg, [*self.extra, *overrides]))
         if len(entries) > 1:
@@ -133,20 +132,22 @@ class Runs:
         key = (preset, tuple(overrides))
         if key in self._cache:
             return self._cache[key]
-        from experiments.pipeline import FINISHED, RunFailed, execute, run_folder
+        from experiments import lifecycle
+        from experiments.spec import run_folder
 
         cfg = self.compose(preset, overrides)
         folder = run_folder(cfg)
-        result = _read(folder / "result.json")
+        result = runfolder.read_result(folder)[0]
 
-        if self.execute and (result is None or result.get("status") not in FINISHED):
+        if self.execute and (result is None or result.get("status") not in runfolder.FINISHED):
             cfg["trainer"]["verbose"] = False
             try:
-                execute(cfg, verbose=self.verbose, overrides=[*self.extra, *overrides])
-            except RunFailed as err:
+                lifecycle.execute(cfg, verbose=self.verbose,
+                                  overrides=[*self.extra, *overrides])
+            except lifecycle.RunFailed as err:
                 print(f"  {err}", flush=True)
             self.trained += 1
-            result = _read(folder / "result.json")
+            result = runfolder.read_result(folder)[0]
         run = None if result is None else Run(folder, result)
         self._cache[key] = run
         return run
@@ -162,9 +163,3 @@ def _plain_value(override) -> bool:
             and override.package is None and not override.key_or_group.startswith("hydra")
             and not (CONF / override.key_or_group).is_dir())
 
-
-def _read(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None

@@ -377,7 +377,7 @@ def _split_arrays(run, stage):
     """The run's own validation (tuning) or test (final) images and labels, rebuilt from its
     configuration and seed: the same split the run was evaluated on."""
     from dlkit import data
-    from experiments.pipeline import arguments
+    from experiments.build import arguments
 
     cfg = run.config
     dataset = data.load(cfg["dataset"]["name"], seed=cfg["seed"],
@@ -558,7 +558,7 @@ def _train_arrays(run):
     """The run's own training images and labels, rebuilt from its configuration and
     seed."""
     from dlkit import data
-    from experiments.pipeline import arguments
+    from experiments.build import arguments
 
     cfg = run.config
     dataset = data.load(cfg["dataset"]["name"], seed=cfg["seed"],
