@@ -295,3 +295,18 @@ def test_excess_train_loss_refuses_a_model_that_is_not_a_logistic_regression(log
     with pytest.raises(ValueError, match="model.depth=0"):
         REG["excess_train_loss"].fn([run], "final")
     assert math.isnan(REG["excess_train_loss"].fn([_run(status="diverged")], "final"))
+
+
+def test_a_statistics_progress_takes_every_argument_the_statistic_takes():
+    """Tuning calls ``progress(runs, **args)`` with the claim's statistic arguments: a
+    progress function that refuses one of them fails the claim at its first rate."""
+    import inspect
+
+    from experiments.claims import load
+    from experiments.claims.statistics import REGISTRY
+
+    for claim in load():
+        name, args = claim.tuning_statistic
+        stat = REGISTRY[name]
+        if stat.progress is not None:
+            inspect.signature(stat.progress).bind(None, **args)  # raises TypeError if not

@@ -39,8 +39,9 @@ def statistic(name, better="lower", censored=False, unit="", describe="", progre
     return register
 
 
-def _best_reached(runs, column="val_accuracy", target=None):
-    """The best value of ``column`` a run reached (for ranking runs that missed a target)."""
+def _best_reached(runs, column="val_accuracy", target=None, hold=1):
+    """The best value of ``column`` a run reached (for ranking runs that missed a target;
+    ``target`` and ``hold`` are the statistic's own arguments, unused here)."""
     (run,) = runs
     if run is None or column not in run.history or run.history.empty:
         return math.nan
