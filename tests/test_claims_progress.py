@@ -178,3 +178,32 @@ def test_replicate_runs_every_stage_on_disjoint_fresh_seeds(fake, tmp_path):
              for _, overrides in FakeRuns.asked}
     assert seeds == {200, 201, 202, 1000, 1001, 1002, 1003}
     assert len(FakeRuns.asked) == 24  # as many runs as the original
+
+
+def test_chance_warnings_of_a_mechanism_control_are_held_and_named_as_such(capsys):
+    """A mechanism control may freeze the weights: its runs learn nothing by design, so
+    their chance-level warnings are counted into one note, not shown; a final run's shows."""
+    from types import SimpleNamespace
+
+    from experiments.claims import load
+    from experiments.claims.progress import Progress, Tracked
+
+    claim = next(c for c in load() if c.key == "mbgd_steadier")
+    progress = Progress([claim], stream=io.StringIO())
+
+    class Runs:
+        def get(self, preset, overrides):
+            print("warning: r: validation accuracy 0.1 is at chance level (0.100 for 10 "
+                  "classes)", file=sys.stderr)
+            return SimpleNamespace()
+
+    runs = Tracked(Runs(), progress)
+    progress.start_claim(claim)
+    for stage in ("final", "mechanism"):
+        runs.stage(stage)
+        runs.get("gd_regimes", [f"seed={stage}"])
+    runs.stage("control")
+    shown = capsys.readouterr().err
+    note = progress.stream.getvalue()
+    assert shown.count("at chance level") == 1  # the final run's
+    assert "1 mechanism-control run(s) ended at chance level" in note

@@ -1,6 +1,6 @@
 """What ``python -m experiments.claims`` shows while it works: one line per stage change (or
 tqdm bars on a terminal) with runs done and planned and an ETA, and the chance-level
-warnings held back while tuning."""
+warnings held back while tuning and in mechanism controls."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ class Progress:
         self.total = sum(sum(p.values()) for p in self.planned.values())
         self.done, self.t0 = 0, time.perf_counter()
         self.claim, self.stage, self.counts, self.seen = None, None, {}, set()
-        self.held = 0  # chance-level warnings held back while tuning
+        self.held = 0  # chance-level warnings held back while tuning (or a mechanism control)
         self._tqdm = tqdm
         self.overall = tqdm(total=self.total, desc="claims", unit="run", position=0,
                             file=self.stream, disable=self.lines, dynamic_ncols=True)
@@ -105,9 +105,12 @@ class Progress:
 
     def _release(self) -> None:
         if self.held:
-            print(f"note: {self.claim.key}: {self.held} tuning run(s) ended at chance level "
-                  "(expected at the grid's edges: tuning chose among the other rates)",
-                  file=self.stream, flush=True)
+            why = ("the mechanism control removes what the runs learn from"
+                   if self.stage == "mechanism" else
+                   "expected at the grid's edges: tuning chose among the other rates")
+            stage = "mechanism-control" if self.stage == "mechanism" else "tuning"
+            print(f"note: {self.claim.key}: {self.held} {stage} run(s) ended at chance level "
+                  f"({why})", file=self.stream, flush=True)
             self.held = 0
 
     def end_claim(self) -> None:
@@ -176,7 +179,7 @@ class Tracked:
     def _quiet(self):
         import contextlib
 
-        if self._progress.stage != "tuning":
+        if self._progress.stage not in ("tuning", "mechanism"):
             return contextlib.nullcontext()
         return contextlib.redirect_stderr(_HoldChanceWarnings(sys.stderr, self._progress))
 
