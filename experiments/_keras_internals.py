@@ -1,17 +1,17 @@
-"""The one door to Keras's private API: everything packing (``experiments.packed``) needs
+"""The one door to Keras's private API: everything packing (``experiments.pack_engine``) needs
 that Keras does not publish goes through this module, and no other file of the suite
 touches ``keras.src`` or a private attribute of a Keras object.
 
 Tested range: the ``keras`` bound in ``pyproject.toml``; CI installs the newest release
 within it and runs the packing and loop tests (``.ci/run``). What a Keras release outside
 it may break is listed in ``REQUIRED``: ``missing()`` checks each on a tiny compiled model,
-once per process, and names the first one absent. ``experiments.packed.incompatibility``
+once per process, and names the first one absent. ``experiments.pack_engine.incompatibility``
 then refuses to pack with that one line, so the runs train one at a time with Keras's
 public ``fit``: slower, never different numbers.
 
 Why private API at all: a pack runs each run's Keras ``train_step`` as a pure function of
 its state (the way Keras's JAX trainer writes it) under TensorFlow too, which Keras
-exposes only for JAX; see ``experiments/packed.py``.
+exposes only for JAX; see ``experiments/pack_engine.py``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Many small runs at once: the runs of a sweep (or of a claim's tuning grid and seeds) that
-differ only in seed and learning rate train as packs (``experiments.packed``), each run
+differ only in seed and learning rate train as packs (``experiments.pack_engine``), each run
 still writing its own folder, history, checkpoints, TensorBoard log and ``result.json``
 exactly where and as a separate run writes them.
 
@@ -93,7 +93,7 @@ def _train_group(items, verbose, counts) -> None:
     The folders made here for runs refused as bad input are removed once the locks are
     released, as a single run's refusal removes its own (no folder holding only ``.lock``)."""
     from experiments import lifecycle, runfolder
-    from experiments.packed import PackedLoop, packs, slower
+    from experiments.pack_engine import PackedLoop, packs, slower
 
     refused = []  # the folders made for refused runs, in the order they were made
     with ExitStack() as stack:
@@ -164,7 +164,7 @@ def _pack(jobs, counts, PackedLoop) -> None:
     """One pack: train, evaluate every completed run on its own splits, finish each run.
     A pack refused when its step is traced trains its runs one at a time instead."""
     from experiments import lifecycle
-    from experiments.packed import PackRefused
+    from experiments.pack_engine import PackRefused
 
     try:
         packed = PackedLoop([job.loop for job in jobs])

@@ -29,7 +29,7 @@ ID_COLUMNS = ["run_id", "status", "seed", "epochs_completed", "wall_time_s"]
 METRIC_PREFIXES = ("train_", "val_", "test_")
 
 
-DERIVED_COLUMNS = ("epochs_to_target", "time_to_target_s")
+DERIVED_COLUMNS = ("first_epoch_at_target", "time_to_target_s")
 
 
 def load(path, all_columns: bool = False) -> pd.DataFrame:
@@ -135,8 +135,8 @@ def summarize(runs: pd.DataFrame, target: tuple[str, float] | None) -> pd.DataFr
     if target is not None:
         column, value = target
         higher = not column.endswith("loss")
-        runs["epochs_to_target"] = [stats.epochs_to_target(history(p), column, value, higher)
-                                    for p in runs["path"]]
+        runs["first_epoch_at_target"] = [
+            stats.first_epoch_at_target(history(p), column, value, higher) for p in runs["path"]]
         runs["time_to_target_s"] = [stats.time_to_target(history(p), column, value, higher)
                                     for p in runs["path"]]
         metrics += list(DERIVED_COLUMNS)

@@ -29,10 +29,10 @@ def test_aggregate_groups_over_seeds():
 def test_epochs_and_time_to_target():
     h = pd.DataFrame({"epoch": [1, 2, 3, 4], "val_accuracy": [0.5, 0.85, 0.91, 0.95],
                       "val_loss": [2.0, 1.0, 0.4, 0.3], "epoch_time_s": [1.0, 0.5, 0.5, 0.5]})
-    assert stats.epochs_to_target(h, "val_accuracy", 0.9) == 3
+    assert stats.first_epoch_at_target(h, "val_accuracy", 0.9) == 3
     assert stats.time_to_target(h, "val_accuracy", 0.9) == 2.0
-    assert stats.epochs_to_target(h, "val_loss", 0.35, higher_is_better=False) == 4
-    assert math.isnan(stats.epochs_to_target(h, "val_accuracy", 0.99))
+    assert stats.first_epoch_at_target(h, "val_loss", 0.35, higher_is_better=False) == 4
+    assert math.isnan(stats.first_epoch_at_target(h, "val_accuracy", 0.99))
 
 
 def test_trajectories_use_the_optimizers_and_draw(tmp_path):
@@ -72,8 +72,8 @@ def test_summary_groups_by_defining_keys_only(tmp_path):
     assert "trainer.verbose" not in runs.columns
     table = summarize(runs, ("val_accuracy", 0.9)).set_index("model.name")
     assert list(table.index) == ["cnn", "mlp"] and list(table["n"]) == [3, 3]
-    assert table.loc["mlp", "epochs_to_target_mean"] == pytest.approx(2.0)
-    assert table.loc["cnn", "epochs_to_target_mean"] == pytest.approx(3.0)
+    assert table.loc["mlp", "first_epoch_at_target_mean"] == pytest.approx(2.0)
+    assert table.loc["cnn", "first_epoch_at_target_mean"] == pytest.approx(3.0)
     assert table.loc["cnn", "time_to_target_s_mean"] == pytest.approx(3.0)
 
 

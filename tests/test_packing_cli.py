@@ -16,7 +16,7 @@ from tests.conftest import FAST, cli
 
 SWEEP = ["seed=0,1", "optimizer.learning_rate=0.001,0.01"]
 # under JAX packed and separate runs add in another order: equal to float32 rounding; under
-# TensorFlow a packed run executes its twin's own operations: equal (see tests/test_packed.py)
+# TensorFlow a packed run executes its twin's own operations: equal (see tests/test_pack_engine.py)
 RTOL = 1e-5
 
 

@@ -34,9 +34,11 @@ def aggregate(frame: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.Data
     return pd.DataFrame(rows)
 
 
-def epochs_to_target(history: pd.DataFrame, column: str, target: float,
-                     higher_is_better: bool = True) -> float:
-    """First epoch whose ``column`` reaches ``target`` (NaN if it never does)."""
+def first_epoch_at_target(history: pd.DataFrame, column: str, target: float,
+                          higher_is_better: bool = True) -> float:
+    """The first whole epoch whose ``column`` reaches ``target`` (NaN if it never does): the
+    report's table column. Not the claims' ``epochs_to_target`` statistic, which
+    interpolates within epochs, needs the target held, and counts a miss as censored."""
     if column not in history:
         return math.nan
     values = pd.to_numeric(history[column], errors="coerce")
@@ -49,7 +51,7 @@ def epochs_to_target(history: pd.DataFrame, column: str, target: float,
 def time_to_target(history: pd.DataFrame, column: str, target: float,
                    higher_is_better: bool = True) -> float:
     """Training seconds (sum of ``epoch_time_s``) until ``column`` reaches ``target``."""
-    epoch = epochs_to_target(history, column, target, higher_is_better)
+    epoch = first_epoch_at_target(history, column, target, higher_is_better)
     if math.isnan(epoch) or "epoch_time_s" not in history:
         return math.nan
     return float(history.loc[history["epoch"] <= epoch, "epoch_time_s"].sum())

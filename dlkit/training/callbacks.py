@@ -79,7 +79,7 @@ class EpochSummary(keras.callbacks.Callback):
     """Turns the epoch's ``logs`` into its row, in place: ``epoch``, ``loss``, training
     metrics, ``val_*`` metrics, ``learning_rate`` (the rate the epoch used), ``epoch_time_s``
     and, with ``diagnostics``, the optimizer's diagnostics and the unit spreads. Callbacks
-    after it read the row from ``logs``. A packed run (``experiments.packed``) passes its
+    after it read the row from ``logs``. A packed run (``experiments.pack_engine``) passes its
     share of the pack's epoch time in ``logs["epoch_time_s"]``."""
 
     def __init__(self, diagnostics: bool = False):

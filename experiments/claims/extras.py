@@ -25,7 +25,7 @@ def extra(name):
 @extra("kappa_sweep")
 def kappa_section(out: Path, result=None) -> str:
     """The ravine's convergence factor against κ, measured against theory."""
-    from dlkit.analysis import figures as fig
+    from experiments.claims import figures as fig
     from experiments.claims.ravine import kappa_sweep
 
     table = kappa_sweep()
@@ -104,15 +104,17 @@ def input_gradient(fn, x: np.ndarray) -> np.ndarray:
 def _section(out: Path, stem: str, table: pd.DataFrame, draw, heading: str, text: str) -> str:
     """Write ``table`` as ``<stem>.csv`` beside the figure ``draw(table, png)`` makes, and
     return the markdown section that shows them."""
+    from experiments.claims import figures as fig
+
     png = out / f"{stem}.png"
-    table.to_csv(png.with_suffix(".csv"), index=False)
+    fig.write_csv(table, png.with_suffix(".csv"))  # through the atomic writer
     draw(table, png)
     return f"### {heading}\n\n{text}\n\n![{stem}]({png.name})\n"
 
 
 @extra("output_gradient")
 def output_gradient_section(out: Path, result=None) -> str:
-    from dlkit.analysis import figures as fig
+    from experiments.claims import figures as fig
 
     table = output_gradients()
     text = ("Norm of ∂loss/∂logits for a 10-class softmax whose logits are (m, 0, …, 0) "
@@ -142,7 +144,7 @@ def depth_table(result) -> pd.DataFrame:
 
 @extra("depth_profile")
 def depth_profile_section(out: Path, result) -> str:
-    from dlkit.analysis import figures as fig
+    from experiments.claims import figures as fig
 
     table = depth_table(result)
     means = table.groupby(["arm", "depth"])["log10_first_over_last"].mean().unstack(0)
@@ -183,7 +185,7 @@ def lag_sensitivity(result, seeds: int = 3, sequences: int = 256) -> pd.DataFram
 
 @extra("lag_sensitivity")
 def lag_sensitivity_section(out: Path, result) -> str:
-    from dlkit.analysis import figures as fig
+    from experiments.claims import figures as fig
 
     table = lag_sensitivity(result)
     wide = table.pivot_table(index="lag", columns="arm", values="sensitivity")
@@ -230,7 +232,7 @@ def saturation_table(scales=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0), seeds=(0, 1, 2),
 
 @extra("saturation")
 def saturation_section(out: Path, result=None) -> str:
-    from dlkit.analysis import figures as fig
+    from experiments.claims import figures as fig
 
     table = saturation_table()
     means = table.groupby(["init", "layer"], sort=False)["saturated"].mean().unstack()
@@ -264,7 +266,7 @@ def rate_table(result, column="val_accuracy") -> pd.DataFrame:
 
 @extra("rate_range")
 def rate_range_section(out: Path, result) -> str:
-    from dlkit.analysis import figures as fig
+    from experiments.claims import figures as fig
 
     target = float(result.claim.args.get("target", 0.9))
     table = rate_table(result, result.claim.args.get("column", "val_accuracy"))

@@ -490,7 +490,7 @@ def _tune_label(claim) -> str | None:
 
 def write(results: list[ClaimResult], missing, out) -> list[Path]:
     """claims.json, claims.md and one figure per claim (PNG + CSV) into ``out``."""
-    from dlkit.analysis import figures as fig
+    from experiments.claims import figures as fig
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""Packed training (experiments.packed) against separate runs, in-process.
+"""Packed training (experiments.pack_engine) against separate runs, in-process.
 
 Packing runs under TensorFlow and JAX: the suite runs these tests under the backend it runs
 (TensorFlow by default; CI runs this file again under ``KERAS_BACKEND=jax``, slow tests
@@ -64,7 +64,7 @@ def _assert_same(a, b):
 def test_packing_refuses_the_torch_backend(tmp_path, monkeypatch):
     import keras
 
-    from experiments.packed import PackedLoop, incompatibility
+    from experiments.pack_engine import PackedLoop, incompatibility
 
     loops = [_loop(tmp_path, s, 0.01) for s in (0, 1)]
     assert incompatibility(loops) is None
@@ -79,7 +79,7 @@ def test_packing_refuses_the_torch_backend(tmp_path, monkeypatch):
 def test_packed_runs_match_separate_runs_history_files_and_weights(tmp_path):
     """Four runs (two seeds x two rates, dropout and batch norm) packed against the same
     four trained one at a time: every epoch's row, every file, the final weights."""
-    from experiments.packed import PackedLoop
+    from experiments.pack_engine import PackedLoop
 
     cases = [(0, 0.01), (0, 0.05), (1, 0.01), (1, 0.05)]
     separate = [_loop(tmp_path, s, lr, tag="sep_").run() for s, lr in cases]
@@ -111,7 +111,7 @@ def test_tensorflow_traces_one_step_per_architecture_for_every_pack(tmp_path, mo
     every run and every pack of the architecture; a second pack, of another size, traces
     nothing new (the epoch program loops over the runs instead of holding one step per
     run)."""
-    from experiments import packed
+    from experiments import pack_engine as packed
 
     monkeypatch.setattr(packed, "_PROGRAMS", {})
     first = packed.PackedLoop([_loop(tmp_path, s, 0.01, epochs=1, tag="a") for s in (0, 1)])
@@ -135,7 +135,7 @@ def test_optimizers_the_stateless_step_cannot_cover_are_refused_in_one_line(tmp_
 
     from dlkit import optimizers
     from experiments import _keras_internals as internals
-    from experiments import packed
+    from experiments import pack_engine as packed
 
     adam = optimizers.get("adam")
     assert issubclass(internals.stateless_optimizer_class(adam), type(adam))
@@ -158,7 +158,7 @@ def test_a_keras_without_the_private_api_is_refused_and_the_runs_train_alone(
     packing refuses with one line naming it, and the runs train one at a time: the same
     numbers as a separate run (the one-at-a-time path is the separate run)."""
     from experiments import _keras_internals as internals
-    from experiments import packed
+    from experiments import pack_engine as packed
 
     real = internals.missing()
     assert real is None  # the tested Keras has everything
@@ -175,7 +175,7 @@ def test_a_keras_without_the_private_api_is_refused_and_the_runs_train_alone(
 
 @packing_backend
 def test_packed_evaluate_matches_model_evaluate(tmp_path):
-    from experiments.packed import PackedLoop
+    from experiments.pack_engine import PackedLoop
 
     loops = [_loop(tmp_path, s, 0.02, epochs=1) for s in (0, 1, 2)]
     packed = PackedLoop(loops)
@@ -193,7 +193,7 @@ def test_packed_evaluate_matches_model_evaluate(tmp_path):
 @pytest.mark.slow
 @packing_backend
 def test_packed_resume_from_checkpoints_equals_an_uninterrupted_pack(tmp_path):
-    from experiments.packed import PackedLoop
+    from experiments.pack_engine import PackedLoop
 
     cases = [(0, 0.01), (1, 0.03)]
     straight = PackedLoop([_loop(tmp_path, s, lr, epochs=4, tag="straight_")
@@ -210,7 +210,7 @@ def test_packed_resume_from_checkpoints_equals_an_uninterrupted_pack(tmp_path):
 
 @packing_backend
 def test_a_diverging_run_stops_alone_and_the_rest_of_the_pack_completes(tmp_path):
-    from experiments.packed import PackedLoop
+    from experiments.pack_engine import PackedLoop
 
     plain = {"epochs": 4, "optimizer": "sgd", "dropout": False, "batchnorm": False}
     loops = [_loop(tmp_path, 0, lr, **plain) for lr in (0.05, 1e36)]
@@ -225,7 +225,7 @@ def test_a_diverging_run_stops_alone_and_the_rest_of_the_pack_completes(tmp_path
 @pytest.mark.slow
 @packing_backend
 def test_incompatible_runs_are_refused_with_the_reason(tmp_path):
-    from experiments.packed import incompatibility, packs
+    from experiments.pack_engine import incompatibility, packs
 
     base = _loop(tmp_path, 0, 0.01)
     assert incompatibility([base, _loop(tmp_path, 1, 0.1)]) is None
