@@ -61,6 +61,10 @@ def reached(point: str, k: int) -> None:
     sys.stderr.flush()
     if how == "raise":
         raise RuntimeError(f"fault injected by {KILL_AT}={text}")
+    if how == "INT" and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        # a process started in the background of a non-interactive shell ignores SIGINT;
+        # the point stands for a terminal's Ctrl-C, which arrives with Python's handler
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     os.kill(os.getpid(), getattr(signal, f"SIG{how}"))
 
 
