@@ -77,14 +77,14 @@ def test_summary_groups_by_defining_keys_only(tmp_path):
     assert table.loc["cnn", "time_to_target_s_mean"] == pytest.approx(3.0)
 
 
-def _curves(tmp_path, rows):
+def _curves(tmp_path, rows, epochs=3):
     for row in rows:
         path = tmp_path / row["run"]
         path.mkdir()
-        epochs = np.arange(1, 4)
-        pd.DataFrame({"epoch": epochs, "val_loss": row["scale"] / epochs,
-                      "val_accuracy": 1 - 0.1 / epochs}).to_csv(path / "history.csv",
-                                                                index=False)
+        epochs_done = np.arange(1, epochs + 1)
+        pd.DataFrame({"epoch": epochs_done, "val_loss": row["scale"] / epochs_done,
+                      "val_accuracy": 1 - 0.1 / epochs_done}).to_csv(path / "history.csv",
+                                                                     index=False)
         row["path"] = str(path)
     return pd.DataFrame(rows).drop(columns=["run", "scale"])
 
@@ -136,15 +136,7 @@ def _sweep_runs(tmp_path):
                          "loss.name": "cross_entropy", "trainer.batch_size": 32,
                          "trainer.epochs": 4, "seed": seed, "status": "completed",
                          "val_loss": 0.1, "val_accuracy": 0.9, "scale": 1.0 + seed})
-    for row in rows:
-        path = tmp_path / row["run"]
-        path.mkdir()
-        epochs = np.arange(1, 5)
-        pd.DataFrame({"epoch": epochs, "val_loss": row["scale"] / epochs,
-                      "val_accuracy": 1 - 0.1 / epochs}).to_csv(path / "history.csv",
-                                                                index=False)
-        row["path"] = str(path)
-    return pd.DataFrame(rows).drop(columns=["run", "scale"])
+    return _curves(tmp_path, rows, epochs=4)
 
 
 def test_learning_curves_have_whole_epochs_seed_counts_and_a_caption(tmp_path, monkeypatch):
