@@ -496,4 +496,6 @@ def test_the_report_still_reads_the_committed_reference():
     for key, entry in ref.items():
         if key in claims:
             c, control, source = reference_comparisons(claims[key], entry)
-            assert source.startswith("reference") and np.isfinite(c.p)
+            assert source.startswith("reference")
+            # a claim whose arm had no rate that trains was never compared: no p to read
+            assert np.isfinite(c.p) or entry["verdict"] == "no rate trains within the budget"
