@@ -18,6 +18,7 @@ def results(root):
     return sorted(Path(root).rglob("result.json"))
 
 
+@pytest.mark.slow  # heavy end to end; CI runs it (README command stays fast)
 def test_single_run_writes_a_self_describing_folder(tmp_path):
     out = cli(f"results_dir={tmp_path}", "trainer.epochs=8", cwd=tmp_path)
     assert "epoch   8/8" in out.stdout
@@ -42,6 +43,7 @@ def test_single_run_writes_a_self_describing_folder(tmp_path):
     assert "skipping" in again.stdout and len(results(tmp_path)) == 1
 
 
+@pytest.mark.slow  # heavy end to end; CI runs it (README command stays fast)
 def test_multirun_2x2_and_report(tmp_path):
     cli("-m", "loss=mse,cross_entropy", "activation=relu,sigmoid", "trainer.epochs=2",
         f"results_dir={tmp_path}", "trainer.verbose=false", cwd=tmp_path)

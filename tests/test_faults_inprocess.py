@@ -169,6 +169,7 @@ def test_a_run_held_by_another_process_waits_with_one_line(tmp_path, monkeypatch
         assert (run_dir / ".lock").exists()
 
 
+@pytest.mark.slow  # heavy end to end; CI runs it (README command stays fast)
 def test_the_epoch_fault_point_raises_after_that_epochs_files(tmp_path, monkeypatch):
     """``DLKIT_KILL_AT=epoch:2:raise``: the run fails once epoch 2 wrote its files (its
     checkpoint and history hold epoch 2), and the same run without it resumes there."""

@@ -75,6 +75,7 @@ def test_packing_refuses_the_torch_backend(tmp_path, monkeypatch):
         PackedLoop(loops)
 
 
+@pytest.mark.slow  # heavy end to end; CI runs it (README command stays fast)
 @packing_backend
 def test_packed_runs_match_separate_runs_history_files_and_weights(tmp_path):
     """Four runs (two seeds x two rates, dropout and batch norm) packed against the same

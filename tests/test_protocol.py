@@ -334,6 +334,7 @@ def test_kappa_sweep_matches_the_theoretical_rates():
     assert (table["hb_theory"] < table["gd_theory"]).all()
 
 
+@pytest.mark.slow  # heavy end to end; CI runs it (README command stays fast)
 def test_momentum_claims_run_through_the_protocol():
     from experiments.claims.runs import Runs
 
