@@ -28,6 +28,7 @@ def test_short_sweep_under_jax(tmp_path):
 @pytest.mark.parametrize("setting,enabled", [(None, "True"),
                                              pytest.param("0", "False", marks=pytest.mark.slow),
                                              pytest.param("1", "True", marks=pytest.mark.slow)])
+@pytest.mark.slow  # heavy end to end; CI runs it (README command stays fast)
 def test_tensorflow_starts_with_onednn_unless_the_environment_says_otherwise(setting, enabled):
     pytest.importorskip("tensorflow")
     env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}

@@ -105,6 +105,7 @@ def test_dataset_arrays_are_validated(tmp_path, arrays, message):
     assert not list(tmp_path.rglob("result.json"))
 
 
+@pytest.mark.slow  # heavy end to end; CI runs it (README command stays fast)
 def test_report_lists_every_folder_with_its_state(tmp_path, capsys):
     from experiments import report
 

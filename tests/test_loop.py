@@ -74,6 +74,7 @@ def _without_times(rows):
     return [{k: v for k, v in r.items() if k != "epoch_time_s"} for r in rows]
 
 
+@pytest.mark.slow  # heavy end to end; CI runs it (README command stays fast)
 def test_steps_per_execution_changes_no_number_and_resume_still_equals(tmp_path):
     """6 batches an epoch in executions of 4 (the last execution of each epoch is 2 steps),
     dropout on: every row and every weight equal to one step per execution, and a run
@@ -218,6 +219,7 @@ def test_plateau_lowers_the_rate_the_next_epoch_uses(tmp_path):
     assert rates == pytest.approx([1e-2, 1e-2, 5e-3, 2.5e-3])
 
 
+@pytest.mark.slow  # heavy end to end; CI runs it (README command stays fast)
 def test_a_run_gives_the_same_files_at_auto_and_at_one_step_per_execution(tmp_path):
     """Through the pipeline on digits (40 batches an epoch: executions of 32 and 8), batch
     normalization and dropout on: the same run folder, history and final metrics."""

@@ -106,6 +106,7 @@ def test_packed_runs_match_separate_runs_history_files_and_weights(tmp_path):
         np.testing.assert_allclose(w_pack, w_sep, rtol=RTOL, atol=ATOL)
 
 
+@pytest.mark.slow  # heavy end to end; CI runs it (README command stays fast)
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's stateless step")
 def test_tensorflow_traces_one_step_per_architecture_for_every_pack(tmp_path, monkeypatch):
     """Under TensorFlow a run's step is a function of its state, traced once and shared by

@@ -196,6 +196,7 @@ def test_the_seeds_remaining_statements_are_claims_quoting_the_seed():
         assert '"' in c.text and "seed" in c.text, key
 
 
+@pytest.mark.slow  # heavy end to end; CI runs it (README command stays fast)
 def test_every_training_claims_arms_compose():
     """Every arm of every training claim (on each of its problems, the first value of its
     sweep) is a configuration the suite composes; a new claim's with the values it
