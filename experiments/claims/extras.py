@@ -101,6 +101,13 @@ def input_gradient(fn, x: np.ndarray) -> np.ndarray:
     return t.grad.numpy()
 
 
+def _slug(key: str) -> str:
+    """A claim key as a file name (a problem's key holds ``@`` and spaces)."""
+    from experiments.claims.report import anchor
+
+    return anchor(key)
+
+
 def _section(out: Path, stem: str, table: pd.DataFrame, draw, heading: str, text: str) -> str:
     """Write ``table`` as ``<stem>.csv`` beside the figure ``draw(table, png)`` makes, and
     return the markdown section that shows them."""
@@ -151,7 +158,8 @@ def depth_profile_section(out: Path, result) -> str:
     text = ("log10(‖∇W₁‖/‖∇W_L‖) in the first epoch, mean over seeds, against the line a "
             "factor 0.25 per layer would give (log10 0.25 = −0.60 per layer beyond the "
             "first):\n\n" + means.to_markdown(floatfmt=".3f"))
-    return _section(out, f"{result.claim.key}_depth", table, lambda t, png: fig.depth_profile(
+    stem = f"{_slug(result.claim.key)}_depth"
+    return _section(out, stem, table, lambda t, png: fig.depth_profile(
         t, png, "First-epoch gradient of the first hidden layer over the last, against depth "
         "(digits MLP, width 32, SGD; one dot per seed)"), "Gradient ratio against depth", text)
 
@@ -194,7 +202,7 @@ def lag_sensitivity_section(out: Path, result) -> str:
             "there), against the lag T−1−t, mean over the first three final seeds. Mean over "
             "the older half of the lags: "
             + ", ".join(f"{arm} {value:.3f}" for arm, value in early.items()) + ".")
-    return _section(out, f"{result.claim.key}_lag", table, lambda t, png: fig.lag_profile(
+    return _section(out, f"{_slug(result.claim.key)}_lag", table, lambda t, png: fig.lag_profile(
         t, png, "Adding problem: sensitivity of the trained network's output to a marked "
         "value, against how many steps before the end it came"),
         "The mechanism: what the trained networks still feel from early steps", text)
@@ -274,7 +282,7 @@ def rate_range_section(out: Path, result) -> str:
                .groupby(["rate", "arm"], sort=True)["ok"].mean().unstack())
     text = (f"Fraction of seeds whose run at each rate reaches {target:g} validation "
             "accuracy (a diverged run does not):\n\n" + reached.to_markdown(floatfmt=".3g"))
-    return _section(out, f"{result.claim.key}_rates", table, lambda t, png: fig.rate_profile(
+    return _section(out, f"{_slug(result.claim.key)}_rates", table, lambda t, png: fig.rate_profile(
         t, png, "Best validation accuracy against the SGD rate, one dot per seed (digits, "
         "4-layer sigmoid MLP)", target), "Which rates train", text)
 
@@ -363,5 +371,5 @@ def path_statistics_section(out: Path, result) -> str:
     text = ("Each arm's final paths (at its chosen rate) through every path statistic, mean "
             "over seeds; the verdict reads only the claim's own statistic.\n\n"
             + means.to_markdown(floatfmt=".3g"))
-    table.to_csv(out / f"{result.claim.key}_paths.csv", index=False)
+    table.to_csv(out / f"{_slug(result.claim.key)}_paths.csv", index=False)
     return f"### The paths through every statistic\n\n{text}\n"

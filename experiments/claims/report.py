@@ -498,7 +498,7 @@ def write(results: list[ClaimResult], missing, out) -> list[Path]:
     for r in results:
         data = figure_data(r)
         stat = statistics.REGISTRY[r.claim.statistic]
-        png = out / f"claim_{r.claim.key}.png"
+        png = out / f"claim_{anchor(r.claim.key)}.png"
         fig.write_csv(data, png.with_suffix(".csv"))
         made[r.claim.key] = fig.claim_figure(
             data, png, title=r.claim.text, statistic=_axis_label(r.claim, stat),
